@@ -1,0 +1,54 @@
+# Two commands do all the set-up on a fresh machine: `make build` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DBT := $(VENV)/bin/dbt
+
+# The embedded default data: ~1 M events over 152 days, written by the project's own generator.
+SAMPLE_DIR := data/sample
+SAMPLE_ARGS := --rows 1000000 --start 2019-10-01 --days 152 --seed 42
+
+export EVENTS_PATH ?= $(SAMPLE_DIR)/*
+export WAREHOUSE_PATH ?= warehouse.duckdb
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: install sample build test lint format docs clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+# Generated into a temporary folder and renamed, so an interrupted run never leaves half a sample.
+$(SAMPLE_DIR)/.complete: | $(VENV)/.installed
+	rm -rf $(SAMPLE_DIR).tmp
+	$(PY) -m warehouse generate $(SAMPLE_ARGS) --out '$(SAMPLE_DIR).tmp/events-{month}.csv.gz'
+	touch $(SAMPLE_DIR).tmp/.complete
+	rm -rf $(SAMPLE_DIR) && mv $(SAMPLE_DIR).tmp $(SAMPLE_DIR)
+
+sample: $(SAMPLE_DIR)/.complete
+
+build: install sample
+	$(DBT) build
+
+test: install lint
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/sqlfluff lint models macros analyses tests/dbt
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/sqlfluff fix models analyses tests/dbt
+
+docs: install
+	$(DBT) docs generate
+
+clean:
+	rm -rf target logs duck_tmp $(WAREHOUSE_PATH) $(WAREHOUSE_PATH).wal

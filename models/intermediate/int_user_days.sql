@@ -1,0 +1,18 @@
+{#-
+    One row per user and active day. Windowed features at any as-of date aggregate this table
+    instead of the events, so several snapshots cost one small scan each.
+-#}
+select
+    user_id,
+    event_date,
+    count(*) as events,
+    {{ count_events_by_type() }},
+    count(distinct session_id) as sessions,
+    count(distinct case when event_type = 'purchase' then session_id end) as purchasing_sessions,
+    coalesce(sum(case when event_type = 'purchase' then price end), 0) as revenue,
+    min(event_time) as first_event_at,
+    max(event_time) as last_event_at,
+    max(case when event_type = 'cart' then event_time end) as last_cart_at,
+    max(case when event_type = 'purchase' then event_time end) as last_purchase_at
+from {{ ref('stg_events') }}
+group by user_id, event_date

@@ -1,0 +1,22 @@
+{#- Nothing is lost silently: per file, raw data rows = clean rows + quarantined rows. -#}
+with raw_rows as (
+    select source_file, count(*) as n from {{ ref('base_raw_event_lines') }} group by source_file
+),
+
+clean_rows as (
+    select source_file, count(*) as n from {{ ref('stg_events') }} group by source_file
+),
+
+quarantined_rows as (
+    select source_file, count(*) as n from {{ ref('quarantined_events') }} group by source_file
+)
+
+select
+    raw_rows.source_file,
+    raw_rows.n as raw_n,
+    coalesce(clean_rows.n, 0) as clean_n,
+    coalesce(quarantined_rows.n, 0) as quarantined_n
+from raw_rows
+full outer join clean_rows on raw_rows.source_file = clean_rows.source_file
+full outer join quarantined_rows on coalesce(raw_rows.source_file, clean_rows.source_file) = quarantined_rows.source_file
+where coalesce(raw_rows.n, 0) <> coalesce(clean_rows.n, 0) + coalesce(quarantined_rows.n, 0)
