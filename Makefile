@@ -11,9 +11,10 @@ SAMPLE_ARGS := --rows 1000000 --start 2019-10-01 --days 152 --seed 42
 
 export EVENTS_PATH ?= $(SAMPLE_DIR)/*
 export WAREHOUSE_PATH ?= warehouse.duckdb
+export PUBLISHED_WAREHOUSE_PATH ?= warehouse.published.duckdb
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: install sample build test lint format docs clean
+.PHONY: install sample build publish export test lint format docs clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,8 +33,16 @@ $(SAMPLE_DIR)/.complete: | $(VENV)/.installed
 
 sample: $(SAMPLE_DIR)/.complete
 
+# Readers (BI tools, notebooks) open the published copy; it is replaced only after a green build.
 build: install sample
 	$(DBT) build
+	$(PY) -m warehouse publish
+
+publish: install
+	$(PY) -m warehouse publish
+
+export: install
+	$(PY) -m warehouse export
 
 test: install lint
 	$(PY) -m pytest -q
@@ -51,4 +60,4 @@ docs: install
 	$(DBT) docs generate
 
 clean:
-	rm -rf target logs duck_tmp $(WAREHOUSE_PATH) $(WAREHOUSE_PATH).wal
+	rm -rf target logs duck_tmp exports $(WAREHOUSE_PATH) $(WAREHOUSE_PATH).wal $(PUBLISHED_WAREHOUSE_PATH)

@@ -13,8 +13,13 @@ import pytest
 
 from tests.conftest import query, run_dbt
 
-HEADER = "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session"
-GOOD = "2019-10-01 10:00:00 UTC,view,1004856,2053013555631882655,electronics.smartphone,samsung,130.76,541312140,sess-a"
+HEADER = (
+    "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session"
+)
+GOOD = (
+    "2019-10-01 10:00:00 UTC,view,1004856,2053013555631882655,electronics.smartphone,samsung,"
+    "130.76,541312140,sess-a"
+)
 
 # (raw line, expected reason or None for clean). One row per fault, plus rows with several faults
 # where the first reason in the documented order must win.
@@ -28,7 +33,10 @@ FAULT_ROWS: list[tuple[str, str | None]] = [
     ("not a time,view,1004856,2053013555631882655,,,1.0,541312140,s", "bad_event_time"),
     (",view,1004856,2053013555631882655,,,1.0,541312140,s", "bad_event_time"),
     ("2019-10-01 10:00:04,view,1004856,2053013555631882655,,,1.0,541312140,s", "bad_event_time"),
-    ("2019-10-01 10:00:05 UTC,click,1004856,2053013555631882655,,,1.0,541312140,s", "unknown_event_type"),
+    (
+        "2019-10-01 10:00:05 UTC,click,1004856,2053013555631882655,,,1.0,541312140,s",
+        "unknown_event_type",
+    ),
     ("2019-10-01 10:00:06 UTC,click,x,2053013555631882655,,,-1,,s", "unknown_event_type"),
     ("2019-10-01 10:00:07 UTC,view,1004856,2053013555631882655,,,1.0,,s", "bad_user_id"),
     ("2019-10-01 10:00:08 UTC,view,1004856,2053013555631882655,,,1.0,12.5,s", "bad_user_id"),
@@ -49,24 +57,35 @@ def write_fault_files(folder: Path) -> dict[str, list[tuple[str, str | None]]]:
     (folder / "a_faults.csv").write_text(HEADER + "\n" + "\n".join(r for r, _ in rows))
 
     gz_rows = [
-        ("2019-10-02 09:00:00 UTC,view,5,2053013555631882655,apparel.shoes,nike,50.00,7,s-gz", None),
-        ("2019-10-02 09:00:00 UTC,view,5,2053013555631882655,apparel.shoes,nike,50.00,7,s-gz",
-         "duplicate_row"),
-        ("2019-10-02 09:01:00 UTC,cart,5,2053013555631882655,apparel.shoes,nike,50.00,7,s-gz", None),
+        (
+            "2019-10-02 09:00:00 UTC,view,5,2053013555631882655,apparel.shoes,nike,50.00,7,s-gz",
+            None,
+        ),
+        (
+            "2019-10-02 09:00:00 UTC,view,5,2053013555631882655,apparel.shoes,nike,50.00,7,s-gz",
+            "duplicate_row",
+        ),
+        (
+            "2019-10-02 09:01:00 UTC,cart,5,2053013555631882655,apparel.shoes,nike,50.00,7,s-gz",
+            None,
+        ),
     ]
     with gzip.open(folder / "b_more.csv.gz", "wt") as f:
         f.write(HEADER + "\n" + "\n".join(r for r, _ in gz_rows) + "\n")
 
-    # Parquet holds the raw text columns; its first row duplicates a .csv.gz row (a cross-file copy).
+    # Parquet holds the raw text columns; its first row repeats a .csv.gz row (a cross-file copy).
     pq_rows = [
-        ("2019-10-02 09:01:00 UTC,cart,5,2053013555631882655,apparel.shoes,nike,50.00,7,s-gz",
-         "duplicate_row"),
+        (
+            "2019-10-02 09:01:00 UTC,cart,5,2053013555631882655,apparel.shoes,nike,50.00,7,s-gz",
+            "duplicate_row",
+        ),
         ("2019-10-03 08:00:00 UTC,purchase,5,2053013555631882655,,,50.00,7,", None),
         ("2019-10-03 08:00:00 UTC,view,6,2053013555631882655,,,oops,7,", "bad_price"),
     ]
     con = duckdb.connect()
     values = ", ".join(
-        "(" + ", ".join("NULL" if v == "" else f"'{v}'" for v in r.split(",")) + ")" for r, _ in pq_rows
+        "(" + ", ".join("NULL" if v == "" else f"'{v}'" for v in r.split(",")) + ")"
+        for r, _ in pq_rows
     )
     con.execute(
         f"copy (select * from (values {values}) as t({HEADER})) to '{folder / 'c_more.parquet'}' "

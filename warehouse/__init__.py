@@ -1,1 +1,1 @@
-"""Warehouse tooling for the REES46 e-commerce analytics project (run with `python -m warehouse`)."""
+"""Warehouse tooling for the REES46 analytics project (run with `python -m warehouse`)."""
