@@ -38,7 +38,8 @@
         crash dump, and nothing is written when the input is bad. -#}
     {% if not execute %}{{ return({'csv': [], 'parquet': []}) }}{% endif %}
 
-    {% set found = run_query("select file from glob('" ~ pattern ~ "') order by file") %}
+    {#- Hidden files (e.g. the sample's .complete marker) are never data. -#}
+    {% set found = run_query("select file from glob('" ~ pattern ~ "') where not starts_with(parse_filename(file), '.') order by file") %}
     {% set files = found.columns[0].values() | list %}
     {% if files | length == 0 %}
         {{ exceptions.raise_compiler_error(
