@@ -51,6 +51,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/sqlfluff lint models macros analyses tests/dbt
+	$(PY) scripts/generate_feature_docs.py --check
 
 format: install
 	$(VENV)/bin/ruff format .

@@ -55,3 +55,7 @@ def hash(field: str) -> str:  # noqa: A001 - mirrors dbt.hash
 def listagg(measure: str, delimiter_text: str = "','", order_by_clause: str | None = None) -> str:
     order = f" {order_by_clause}" if order_by_clause else ""
     return f"string_agg({measure}, {delimiter_text}{order})"
+
+
+def generate_series(upper_bound: int) -> str:
+    return f"select range + 1 as generated_number from range({upper_bound})"

@@ -1,0 +1,74 @@
+{#-
+    As-of dates of the customer feature snapshots.
+
+    D = var prediction_date, or the last clean event date (max stg_events.event_date) when empty.
+    H = var churn_horizon_days. The snapshots are D, D - H, D - 2H, ... (var feature_snapshot_count,
+    default 3: the prediction snapshot, the backtest snapshot and the training snapshot), plus
+    features_as_of (default D) when it is not one of them.
+-#}
+
+{% macro feature_parse_date(value, var_name) -%}
+    {%- set text = value | string | trim -%}
+    {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', text) -%}
+        {{ exceptions.raise_compiler_error("var " ~ var_name ~ " must be a date 'YYYY-MM-DD' or empty, got '" ~ text ~ "'") }}
+    {%- endif -%}
+    {{ return(modules.datetime.datetime.strptime(text, '%Y-%m-%d').date()) }}
+{%- endmacro %}
+
+
+{% macro feature_last_event_date() -%}
+    {#- The last clean event date, read from the warehouse at execute time (none before, or without events). -#}
+    {%- set events = ref('stg_events') -%}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {%- set result = run_query('select max(event_date) from ' ~ events) -%}
+    {%- set last = result.columns[0].values()[0] if result.rows | length > 0 else none -%}
+    {{ return(last) }}
+{%- endmacro %}
+
+
+{% macro feature_prediction_date() -%}
+    {#- D: var prediction_date, else the last clean event date. none when neither is known. -#}
+    {%- set configured = value_var('prediction_date', '') | string | trim -%}
+    {%- if configured -%}{{ return(feature_parse_date(configured, 'prediction_date')) }}{%- endif -%}
+    {{ return(feature_last_event_date()) }}
+{%- endmacro %}
+
+
+{% macro feature_as_of_date() -%}
+    {#- The as-of date of marts.customer_features: var features_as_of, else D. -#}
+    {%- set configured = value_var('features_as_of', '') | string | trim -%}
+    {%- if configured -%}{{ return(feature_parse_date(configured, 'features_as_of')) }}{%- endif -%}
+    {{ return(feature_prediction_date()) }}
+{%- endmacro %}
+
+
+{% macro feature_snapshot_dates() -%}
+    {#- Sorted 'YYYY-MM-DD' strings; empty when no date is known (no events and no vars). -#}
+    {%- set d = feature_prediction_date() -%}
+    {%- set horizon = value_var('churn_horizon_days', 28) | int -%}
+    {%- set count = value_var('feature_snapshot_count', 3) | int -%}
+    {%- if horizon < 1 or count < 1 -%}
+        {{ exceptions.raise_compiler_error("churn_horizon_days and feature_snapshot_count must be positive integers") }}
+    {%- endif -%}
+    {%- set dates = [] -%}
+    {%- if d is not none -%}
+        {%- for k in range(count) -%}
+            {%- do dates.append((d - modules.datetime.timedelta(days=k * horizon)).strftime('%Y-%m-%d')) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set as_of = feature_as_of_date() -%}
+    {%- if as_of is not none and as_of.strftime('%Y-%m-%d') not in dates -%}
+        {%- do dates.append(as_of.strftime('%Y-%m-%d')) -%}
+    {%- endif -%}
+    {{ return(dates | sort) }}
+{%- endmacro %}
+
+
+{% macro feature_snapshots_sql(dates) -%}
+    {#- One row per as-of date (no row when the list is empty). -#}
+    {%- for d in dates %}
+    select cast('{{ d }}' as date) as as_of_date{{ ' union all' if not loop.last }}
+    {%- else %}
+    select cast(null as date) as as_of_date where false
+    {%- endfor %}
+{%- endmacro %}
