@@ -14,7 +14,7 @@ export WAREHOUSE_PATH ?= warehouse.duckdb
 export PUBLISHED_WAREHOUSE_PATH ?= warehouse.published.duckdb
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: install sample build publish export test lint format docs clean
+.PHONY: install sample build publish export report test lint format docs clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ publish: install
 export: install
 	$(PY) -m warehouse export
 
+# reports/findings.html + PNG charts, every number read from the marts.
+report: install
+	$(PY) -m warehouse report
+
 test: install lint
 	$(PY) -m pytest -q
 
@@ -61,4 +65,4 @@ docs: install
 	$(DBT) docs generate
 
 clean:
-	rm -rf target logs duck_tmp exports $(WAREHOUSE_PATH) $(WAREHOUSE_PATH).wal $(PUBLISHED_WAREHOUSE_PATH)
+	rm -rf target logs duck_tmp exports reports $(WAREHOUSE_PATH) $(WAREHOUSE_PATH).wal $(PUBLISHED_WAREHOUSE_PATH)

@@ -15,6 +15,7 @@ SUBCOMMANDS: dict[str, str] = {
     "generate": "warehouse.generate",
     "publish": "warehouse.publish",
     "export": "warehouse.export",
+    "report": "warehouse.report",
 }
 
 

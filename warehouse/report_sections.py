@@ -1,0 +1,1156 @@
+"""Descriptive sections of the findings report: one builder per question, each reading its marts.
+
+A builder declares the relations (and columns) it needs; when one is missing, lacks a column or is
+empty, the section says "no data" with the reason instead of failing. Every number printed is a
+metric read from the query results (see report_model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+from warehouse import report_charts as charts
+from warehouse.report_model import Chart, Section, Table, Warehouse, clean, require
+
+Builder = Callable[[Warehouse], Section]
+
+MAX_CATEGORIES = 15  # top categories shown in the funnel and speed charts (by users who viewed)
+TOP_FEATURES = 10
+
+
+def fmt_pct(v: object) -> str:
+    return "n/a" if pd.isna(v) else f"{float(v):.1%}"
+
+
+def fmt_int(v: object) -> str:
+    return "n/a" if pd.isna(v) else f"{int(v):,}"
+
+
+def fmt_num(v: object, digits: int = 2) -> str:
+    return "n/a" if pd.isna(v) else f"{float(v):,.{digits}f}"
+
+
+# --------------------------------------------------------------------------------------------
+# Overview
+# --------------------------------------------------------------------------------------------
+
+OVERVIEW_SQL = """
+select
+    (select min(event_date) from intermediate.int_user_days) as first_date,
+    (select max(event_date) from intermediate.int_user_days) as last_date,
+    (select count(distinct event_date) from intermediate.int_user_days) as days_with_events,
+    (select sum(events) from intermediate.int_user_days) as events,
+    (select count(*) from marts.customer_value) as users,
+    (select count(*) from marts.customer_value where purchases > 0) as buyers,
+    (select sum(revenue) from marts.customer_value) as revenue,
+    (select sum(purchases) from marts.customer_value) as purchases,
+    (select avg(case when purchases > 0 then 1.0 else 0.0 end) from marts.customer_value)
+        as buyer_share
+"""
+
+
+def build_overview(wh: Warehouse) -> Section:
+    s = Section(
+        "overview",
+        "The data at a glance",
+        "What period and how many users does this report cover?",
+        ["intermediate.int_user_days", "marts.customer_value"],
+    )
+    if not require(
+        wh,
+        s,
+        {
+            "intermediate.int_user_days": ["event_date", "events"],
+            "marts.customer_value": ["revenue", "purchases"],
+        },
+    ):
+        return s
+    r = wh.rows(s, "Period, users, buyers and revenue", OVERVIEW_SQL)[0]
+    s.say(
+        "The warehouse holds {events} clean events from {first} to {last} (days with events: "
+        "{days}), by {users} users, of whom {buyers} bought something ({buyer_share}): "
+        "{purchases} purchased items for a revenue of {revenue} (sum of purchase prices, in the "
+        "data's price units).",
+        events=s.metric("events", clean(r["events"]), "int"),
+        first=s.metric("first_date", clean(r["first_date"]), "date"),
+        last=s.metric("last_date", clean(r["last_date"]), "date"),
+        days=s.metric("days_with_events", clean(r["days_with_events"]), "int"),
+        users=s.metric("users", clean(r["users"]), "int"),
+        buyers=s.metric("buyers", clean(r["buyers"]), "int"),
+        buyer_share=s.metric("buyer_share", clean(r["buyer_share"]), "pct"),
+        purchases=s.metric("purchases", clean(r["purchases"]), "int"),
+        revenue=s.metric("revenue", clean(r["revenue"]), "money"),
+    )
+    return s
+
+
+# --------------------------------------------------------------------------------------------
+# Funnel
+# --------------------------------------------------------------------------------------------
+
+FUNNEL_SQL = """
+select
+    level,
+    stage,
+    stage_order,
+    entities,
+    entities_reached,
+    entities_ordered,
+    entities_reached_out_of_order,
+    ordered_conversion_from_previous,
+    ordered_conversion_from_view,
+    drop_off_share,
+    stage_events
+from marts.funnel_summary
+order by level desc, stage_order
+"""
+
+
+def build_funnel(wh: Warehouse) -> Section:
+    s = Section(
+        "funnel",
+        "Where do users drop off?",
+        "How many users and sessions go from view to cart to purchase, and where are they lost?",
+        ["marts.funnel_summary"],
+    )
+    needed = ["level", "stage", "entities_reached", "entities_ordered", "drop_off_share"]
+    if not require(wh, s, {"marts.funnel_summary": needed}):
+        return s
+    df = wh.df(s, "Funnel by level and stage", FUNNEL_SQL)
+    for level in ("user", "session"):
+        d = df[df["level"] == level].set_index("stage")
+        if not {"view", "cart", "purchase"} <= set(d.index):
+            s.missing(f"marts.funnel_summary has no complete {level}-level funnel")
+            continue
+
+        def m(stage: str, col: str, fmt: str, level: str = level, d: pd.DataFrame = d):
+            return s.metric(f"{level}.{stage}.{col}", clean(d.loc[stage, col]), fmt)
+
+        noun = "users" if level == "user" else "sessions"
+        s.say(
+            f"{level.capitalize()} level: {{viewed}} {noun} viewed a product. {{carted}} of them "
+            f"added a product to the cart after a view ({{cart_conv}} of viewing {noun}; drop-off "
+            "{cart_drop}), and {bought} bought after such a cart ({buy_conv} of those; drop-off "
+            "{buy_drop}). Overall {overall} of viewing "
+            f"{noun} went all the way in order.",
+            viewed=m("view", "entities_reached", "int"),
+            carted=m("cart", "entities_ordered", "int"),
+            cart_conv=m("cart", "ordered_conversion_from_previous", "pct"),
+            cart_drop=m("cart", "drop_off_share", "pct"),
+            bought=m("purchase", "entities_ordered", "int"),
+            buy_conv=m("purchase", "ordered_conversion_from_previous", "pct"),
+            buy_drop=m("purchase", "drop_off_share", "pct"),
+            overall=m("purchase", "ordered_conversion_from_view", "pct"),
+        )
+        s.say(
+            f"Out of order: {{ooo}} {noun} purchased with no cart before the purchase, and "
+            f"{{cart_ooo}} {noun} carted with no view before the cart; the ordered funnel above "
+            "does not count them.",
+            ooo=m("purchase", "entities_reached_out_of_order", "int"),
+            cart_ooo=m("cart", "entities_reached_out_of_order", "int"),
+        )
+    if "user" in set(df["level"]):
+        ev = df[df["level"] == "user"].set_index("stage")
+        s.say(
+            "Event level: {views} view events, {carts} cart events and {purchases} purchase "
+            "events.",
+            views=s.metric("events.view", clean(ev.loc["view", "stage_events"]), "int"),
+            carts=s.metric("events.cart", clean(ev.loc["cart", "stage_events"]), "int"),
+            purchases=s.metric("events.purchase", clean(ev.loc["purchase", "stage_events"]), "int"),
+        )
+    s.charts.append(
+        Chart(
+            "funnel_levels",
+            "Funnel at user and session level",
+            charts.funnel_levels(df),
+            "Bars of users and sessions reaching view, cart and purchase, with drop-off shares",
+        )
+    )
+    s.tables.append(
+        Table(
+            "marts.funnel_summary",
+            ["level", "stage", "reached", "in order", "out of order", "conversion", "drop-off"],
+            [
+                [
+                    r.level,
+                    r.stage,
+                    fmt_int(r.entities_reached),
+                    fmt_int(r.entities_ordered),
+                    fmt_int(r.entities_reached_out_of_order),
+                    fmt_pct(r.ordered_conversion_from_previous),
+                    fmt_pct(r.drop_off_share),
+                ]
+                for r in df.itertuples()
+            ],
+        )
+    )
+    return s
+
+
+MIN_VIEWERS = 30  # a category needs this many viewing users to be named best or worst
+
+FUNNEL_DIM_STEPS = f"""
+with steps as (
+    select
+        dimension,
+        dimension_value,
+        min(value_order) as value_order,
+        max(entities_reached) filter (where stage = 'view') as viewers,
+        max(ordered_conversion_from_previous) filter (where stage = 'cart') as view_to_cart,
+        max(ordered_conversion_from_previous) filter (where stage = 'purchase')
+            as cart_to_purchase,
+        max(ordered_conversion_from_view) filter (where stage = 'purchase') as view_to_purchase
+    from marts.funnel_by_dimension
+    where level = 'user' and dimension in ('top_category', 'price_band')
+    group by dimension, dimension_value
+),
+
+shown as (
+    -- every price band; the {MAX_CATEGORIES} top categories with the most viewing users
+    select *
+    from steps
+    qualify dimension = 'price_band'
+        or row_number() over (partition by dimension order by viewers desc, dimension_value)
+        <= {MAX_CATEGORIES}
+)
+"""
+
+FUNNEL_DIM_SQL = (
+    FUNNEL_DIM_STEPS
+    + """
+select * from shown
+order by dimension, value_order
+"""
+)
+
+FUNNEL_DIM_EXTREMES_SQL = (
+    FUNNEL_DIM_STEPS
+    + f"""
+, ranked as (
+    select
+        dimension,
+        dimension_value,
+        viewers,
+        view_to_cart,
+        count(*) over (partition by dimension) as candidates,
+        row_number() over (
+            partition by dimension order by view_to_cart desc, dimension_value
+        ) as best_rank,
+        row_number() over (partition by dimension order by view_to_cart, dimension_value)
+            as worst_rank
+    from shown
+    where viewers >= {MIN_VIEWERS} and view_to_cart is not null
+)
+
+select
+    dimension,
+    case when best_rank = 1 then 'best' else 'worst' end as side,
+    dimension_value,
+    viewers,
+    view_to_cart
+from ranked
+where candidates >= 2 and (best_rank = 1 or worst_rank = 1)
+"""
+)
+
+
+def build_funnel_dimensions(wh: Warehouse) -> Section:
+    s = Section(
+        "funnel_dims",
+        "Funnel by top category and price band",
+        "Which categories and price bands lose the most users at each step?",
+        ["marts.funnel_by_dimension"],
+    )
+    needed = ["level", "dimension", "dimension_value", "value_order", "stage"]
+    if not require(wh, s, {"marts.funnel_by_dimension": needed}):
+        return s
+    df = wh.df(s, "User-level step conversion by top category and price band", FUNNEL_DIM_SQL)
+    extremes = wh.rows(
+        s, "Highest and lowest view -> cart conversion per dimension", FUNNEL_DIM_EXTREMES_SQL
+    )
+    for dim, label in (("top_category", "top category"), ("price_band", "price band")):
+        d = df[df["dimension"] == dim]
+        if d.empty:
+            s.missing(f"marts.funnel_by_dimension has no {dim} rows")
+            continue
+        sides = {r["side"]: r for r in extremes if r["dimension"] == dim}
+        if {"best", "worst"} <= set(sides):
+            best, worst = sides["best"], sides["worst"]
+            s.say(
+                f"By {label} (values with at least {{min_n}} viewing users): view → cart "
+                "conversion is highest for {best} ({best_rate} of {best_n} viewing users) and "
+                "lowest for {worst} ({worst_rate} of {worst_n}).",
+                min_n=s.metric(f"{dim}.min_viewers", MIN_VIEWERS, "int"),
+                best=s.metric(f"{dim}.best_view_to_cart.value", best["dimension_value"], "text"),
+                best_rate=s.metric(
+                    f"{dim}.best_view_to_cart.rate", clean(best["view_to_cart"]), "pct"
+                ),
+                best_n=s.metric(f"{dim}.best_view_to_cart.viewers", clean(best["viewers"]), "int"),
+                worst=s.metric(f"{dim}.worst_view_to_cart.value", worst["dimension_value"], "text"),
+                worst_rate=s.metric(
+                    f"{dim}.worst_view_to_cart.rate", clean(worst["view_to_cart"]), "pct"
+                ),
+                worst_n=s.metric(
+                    f"{dim}.worst_view_to_cart.viewers", clean(worst["viewers"]), "int"
+                ),
+            )
+        s.charts.append(
+            Chart(
+                f"funnel_{dim}",
+                f"Funnel by {label}",
+                charts.funnel_by_dimension(d, label, sort_by_viewers=dim == "top_category"),
+                f"User-level view-to-cart and cart-to-purchase conversion by {label}",
+            )
+        )
+    return s
+
+
+# --------------------------------------------------------------------------------------------
+# Time to action
+# --------------------------------------------------------------------------------------------
+
+TIME_SQL = """
+select step, dimension, dimension_value, value_order, session_products,
+       p25_seconds, p50_seconds, p75_seconds, p90_seconds, mean_seconds
+from marts.time_to_action
+order by step desc, dimension, value_order
+"""
+
+DELAY_SQL = """
+select bucket_order, delay_bucket, conversions, share_of_conversions, cumulative_share
+from marts.cart_conversion_delay
+order by bucket_order
+"""
+
+DELAY_TOP_SQL = """
+select
+    sum(conversions) over () as total_conversions,
+    delay_bucket as top_bucket,
+    share_of_conversions as top_share
+from marts.cart_conversion_delay
+qualify row_number() over (order by conversions desc, bucket_order) = 1
+"""
+
+ABANDON_SQL = """
+select conversion_window_days, carting_sessions, session_abandonment_rate,
+       session_abandonment_rate_after_later_sessions, carted_items,
+       item_abandonment_rate_in_session, item_abandonment_rate_after_later_sessions
+from marts.cart_abandonment
+where dimension = 'overall'
+"""
+
+
+def build_time_to_action(wh: Warehouse) -> Section:
+    s = Section(
+        "speed",
+        "How fast do users act?",
+        "Seconds from a product's first view to its first cart, and from the cart to the "
+        "purchase, in the same session; and how long carts bought in a later visit wait.",
+        ["marts.time_to_action", "marts.cart_conversion_delay", "marts.cart_abandonment"],
+    )
+    if require(wh, s, {"marts.time_to_action": ["step", "dimension", "p50_seconds"]}):
+        df = wh.df(s, "Time to action percentiles", TIME_SQL)
+        overall = df[df["dimension"] == "overall"].set_index("step")
+        for step, words in (
+            ("view_to_cart", "from first view to first cart"),
+            ("cart_to_purchase", "from first cart to first purchase"),
+        ):
+            if step not in overall.index:
+                s.missing(f"marts.time_to_action has no overall {step} row")
+                continue
+            r = overall.loc[step]
+            s.say(
+                f"Time {words} (same session and product): median {{p50}}, middle half "
+                "between {p25} and {p75}, 90% within {p90} (mean {mean}), over {n} "
+                "session-products.",
+                p50=s.metric(f"{step}.p50_seconds", clean(r["p50_seconds"]), "seconds"),
+                p25=s.metric(f"{step}.p25_seconds", clean(r["p25_seconds"]), "seconds"),
+                p75=s.metric(f"{step}.p75_seconds", clean(r["p75_seconds"]), "seconds"),
+                p90=s.metric(f"{step}.p90_seconds", clean(r["p90_seconds"]), "seconds"),
+                mean=s.metric(f"{step}.mean_seconds", clean(r["mean_seconds"]), "seconds"),
+                n=s.metric(f"{step}.session_products", clean(r["session_products"]), "int"),
+            )
+        bands = df[df["dimension"].isin(["overall", "price_band"])].copy()
+        bands["label"] = [
+            "all products" if dim == "overall" else f"price {v}"
+            for dim, v in zip(bands["dimension"], bands["dimension_value"], strict=True)
+        ]
+        if not bands.empty:
+            s.charts.append(
+                Chart(
+                    "time_to_action_price_band",
+                    "Time to action by price band",
+                    charts.time_to_action(bands, "Time to action, overall and by price band"),
+                    "Percentiles of seconds from view to cart and cart to purchase by price band",
+                )
+            )
+        cats = df[df["dimension"] == "top_category"].copy()
+        if not cats.empty:
+            keep = (
+                cats[cats["step"] == "view_to_cart"]
+                .nlargest(MAX_CATEGORIES, "session_products")["dimension_value"]
+                .tolist()
+            )
+            cats = cats[cats["dimension_value"].isin(keep)].sort_values(["step", "p50_seconds"])
+            cats["label"] = cats["dimension_value"]
+            s.charts.append(
+                Chart(
+                    "time_to_action_top_category",
+                    "Time to action by top category",
+                    charts.time_to_action(cats, "Time to action by top category"),
+                    "Percentiles of seconds from view to cart and cart to purchase by category",
+                )
+            )
+    if require(wh, s, {"marts.cart_abandonment": ["dimension", "session_abandonment_rate"]}):
+        rows = wh.rows(s, "Cart abandonment in and across sessions", ABANDON_SQL)
+        if rows:
+            r = rows[0]
+            s.say(
+                "Of {sessions} sessions with a cart, {in_session} ended without a purchase; "
+                "counting carts bought by the same user in a later session within {window} days, "
+                "{after} stay abandoned. Per carted item: {item_in} not bought in the session, "
+                "{item_after} not bought within the window.",
+                sessions=s.metric("carting_sessions", clean(r["carting_sessions"]), "int"),
+                in_session=s.metric(
+                    "session_abandonment_rate", clean(r["session_abandonment_rate"]), "pct"
+                ),
+                window=s.metric(
+                    "conversion_window_days", clean(r["conversion_window_days"]), "int"
+                ),
+                after=s.metric(
+                    "session_abandonment_rate_after_later_sessions",
+                    clean(r["session_abandonment_rate_after_later_sessions"]),
+                    "pct",
+                ),
+                item_in=s.metric(
+                    "item_abandonment_rate_in_session",
+                    clean(r["item_abandonment_rate_in_session"]),
+                    "pct",
+                ),
+                item_after=s.metric(
+                    "item_abandonment_rate_after_later_sessions",
+                    clean(r["item_abandonment_rate_after_later_sessions"]),
+                    "pct",
+                ),
+            )
+        else:
+            s.missing("marts.cart_abandonment has no overall row")
+    if require(wh, s, {"marts.cart_conversion_delay": ["delay_bucket", "conversions"]}):
+        delay = wh.df(s, "Delay of later-session cart conversions", DELAY_SQL)
+        top = wh.rows(s, "Most common delay", DELAY_TOP_SQL)[0]
+        if top["total_conversions"]:
+            s.say(
+                "{total} carted items were bought in a later session; the most common delay is "
+                "{bucket} ({share} of them).",
+                total=s.metric("later_conversions", clean(top["total_conversions"]), "int"),
+                bucket=s.metric("top_delay_bucket", top["top_bucket"], "text"),
+                share=s.metric("top_delay_share", clean(top["top_share"]), "pct"),
+            )
+            s.charts.append(
+                Chart(
+                    "cart_conversion_delay",
+                    "Delay of carts bought in a later session",
+                    charts.conversion_delay(delay),
+                    "Share of later-session conversions by delay bucket",
+                )
+            )
+        else:
+            s.missing("marts.cart_conversion_delay: no cart was bought in a later session")
+    return s
+
+
+# --------------------------------------------------------------------------------------------
+# Engagement
+# --------------------------------------------------------------------------------------------
+
+DECILES_SQL = """
+select ratio, decile, users, buyers, ratio_min, ratio_max,
+       revenue_per_user_mean, revenue_per_user_median, revenue, revenue_share
+from marts.engagement_deciles
+order by ratio, decile
+"""
+
+CORR_SQL = """
+select ratio, population, users, spearman_correlation, pearson_correlation
+from marts.engagement_revenue_correlation
+order by ratio, population desc
+"""
+
+
+def build_engagement(wh: Warehouse) -> Section:
+    s = Section(
+        "engagement",
+        "Do high engagement ratios mean higher revenue?",
+        "Revenue per user along deciles of each engagement ratio, and the rank correlation.",
+        ["marts.engagement_deciles", "marts.engagement_revenue_correlation"],
+    )
+    if require(wh, s, {"marts.engagement_revenue_correlation": ["ratio", "spearman_correlation"]}):
+        corr = wh.df(s, "Spearman correlation of each ratio with revenue", CORR_SQL)
+        for ratio, label in charts.RATIO_LABELS.items():
+            d = corr[corr["ratio"] == ratio].set_index("population")
+            if not {"ratio_population", "buyers_only"} <= set(d.index):
+                continue
+            s.say(
+                f"{label}: Spearman correlation with revenue {{rho}} over {{n}} users where the "
+                "ratio is defined, {rho_b} over the {n_b} buyers among them.",
+                rho=s.metric(
+                    f"{ratio}.spearman",
+                    clean(d.loc["ratio_population", "spearman_correlation"]),
+                    "corr",
+                ),
+                n=s.metric(f"{ratio}.users", clean(d.loc["ratio_population", "users"]), "int"),
+                rho_b=s.metric(
+                    f"{ratio}.spearman_buyers",
+                    clean(d.loc["buyers_only", "spearman_correlation"]),
+                    "corr",
+                ),
+                n_b=s.metric(f"{ratio}.buyers", clean(d.loc["buyers_only", "users"]), "int"),
+            )
+        s.say(
+            "Most users never buy: their block of tied zero revenue decides the all-user figure, "
+            "so read the buyers-only correlation for whether more engaged buyers spend more."
+        )
+    if require(wh, s, {"marts.engagement_deciles": ["ratio", "decile", "revenue_per_user_mean"]}):
+        dec = wh.df(s, "Revenue per user by ratio decile", DECILES_SQL)
+        for ratio, label in charts.RATIO_LABELS.items():
+            top = dec[(dec["ratio"] == ratio) & (dec["decile"] == 10)]
+            if top.empty:
+                continue
+            r = top.iloc[0]
+            s.say(
+                f"{label}: the top decile (ratio {{lo}} to {{hi}}) holds {{share}} of the "
+                "population's revenue, {mean} per user on average.",
+                lo=s.metric(f"{ratio}.top_decile.ratio_min", clean(r["ratio_min"]), "num3"),
+                hi=s.metric(f"{ratio}.top_decile.ratio_max", clean(r["ratio_max"]), "num3"),
+                share=s.metric(
+                    f"{ratio}.top_decile.revenue_share", clean(r["revenue_share"]), "pct"
+                ),
+                mean=s.metric(
+                    f"{ratio}.top_decile.revenue_per_user_mean",
+                    clean(r["revenue_per_user_mean"]),
+                    "money",
+                ),
+            )
+        s.charts.append(
+            Chart(
+                "engagement_deciles",
+                "Engagement ratio deciles vs revenue",
+                charts.engagement_deciles(dec),
+                "Mean and median revenue per user by decile of each engagement ratio",
+            )
+        )
+        s.tables.append(
+            Table(
+                "marts.engagement_deciles (ratio range per decile)",
+                ["ratio", "decile", "users", "buyers", "ratio range", "revenue / user", "share"],
+                [
+                    [
+                        r.ratio,
+                        int(r.decile),
+                        fmt_int(r.users),
+                        fmt_int(r.buyers),
+                        f"{fmt_num(r.ratio_min, 3)} – {fmt_num(r.ratio_max, 3)}",
+                        fmt_num(r.revenue_per_user_mean),
+                        fmt_pct(r.revenue_share),
+                    ]
+                    for r in dec.itertuples()
+                ],
+                collapsed=True,
+            )
+        )
+    return s
+
+
+# --------------------------------------------------------------------------------------------
+# Pareto
+# --------------------------------------------------------------------------------------------
+
+PARETO_SQL = """
+select buyer_percentile, buyers_included, cumulative_revenue_share
+from marts.revenue_pareto
+order by buyer_percentile
+"""
+
+CONCENTRATION_SQL = """
+select buyers, total_revenue, top_1pct_revenue_share, top_10pct_revenue_share,
+       top_20pct_revenue_share, revenue_target_share, buyers_for_revenue_target,
+       buyer_share_for_revenue_target, revenue_gini
+from marts.revenue_concentration
+"""
+
+
+def build_pareto(wh: Warehouse) -> Section:
+    s = Section(
+        "pareto",
+        "How concentrated is revenue?",
+        "The share of revenue made by the top buyers (the Pareto curve).",
+        ["marts.revenue_pareto", "marts.revenue_concentration"],
+    )
+    ok = require(
+        wh,
+        s,
+        {
+            "marts.revenue_pareto": ["buyer_percentile", "cumulative_revenue_share"],
+            "marts.revenue_concentration": ["top_20pct_revenue_share"],
+        },
+    )
+    if not ok:
+        return s
+    conc = wh.rows(s, "Headline concentration figures", CONCENTRATION_SQL)[0]
+    curve = wh.df(s, "Pareto curve", PARETO_SQL)
+    s.say(
+        "Among {buyers} buyers (revenue {revenue}), the top 1% make {t1} of revenue, the top 10% "
+        "{t10} and the top 20% {t20}. {share_for_target} of buyers ({n_for_target}) make "
+        "{target} of revenue; the Gini coefficient of revenue among buyers is {gini}.",
+        buyers=s.metric("buyers", clean(conc["buyers"]), "int"),
+        revenue=s.metric("total_revenue", clean(conc["total_revenue"]), "money"),
+        t1=s.metric("top_1pct_revenue_share", clean(conc["top_1pct_revenue_share"]), "pct"),
+        t10=s.metric("top_10pct_revenue_share", clean(conc["top_10pct_revenue_share"]), "pct"),
+        t20=s.metric("top_20pct_revenue_share", clean(conc["top_20pct_revenue_share"]), "pct"),
+        share_for_target=s.metric(
+            "buyer_share_for_revenue_target", clean(conc["buyer_share_for_revenue_target"]), "pct"
+        ),
+        n_for_target=s.metric(
+            "buyers_for_revenue_target", clean(conc["buyers_for_revenue_target"]), "int"
+        ),
+        target=s.metric("revenue_target_share", clean(conc["revenue_target_share"]), "pct"),
+        gini=s.metric("revenue_gini", clean(conc["revenue_gini"]), "num3"),
+    )
+    s.charts.append(
+        Chart(
+            "pareto",
+            "Pareto curve",
+            charts.pareto(
+                curve,
+                clean(conc["top_20pct_revenue_share"]),
+                clean(conc["revenue_target_share"]),
+                clean(conc["buyer_share_for_revenue_target"]),
+            ),
+            "Cumulative revenue share by top buyer percentile, top 20% marked",
+        )
+    )
+    return s
+
+
+# --------------------------------------------------------------------------------------------
+# Tier profile
+# --------------------------------------------------------------------------------------------
+
+TIER_SQL = """
+select value_tier, tier_order, users, user_share, buyers, revenue, revenue_share,
+       revenue_per_user, sessions_per_user, days_active_per_user, mean_session_seconds,
+       view_to_cart_session_rate, cart_to_purchase_session_rate, avg_order_value,
+       orders_per_buyer, repeat_purchase_rate, top_category
+from marts.tier_profile
+order by tier_order
+"""
+
+
+def build_tiers(wh: Warehouse) -> Section:
+    s = Section(
+        "tiers",
+        "How do behaviours differ by value tier?",
+        "Buyers are ranked by revenue: power is the top tier, then core, then light (cut-offs "
+        "are the dbt vars power_tier_share and core_tier_share); browsers never bought.",
+        ["marts.tier_profile"],
+    )
+    if not require(wh, s, {"marts.tier_profile": ["value_tier", "users", "revenue_share"]}):
+        return s
+    df = wh.df(s, "Tier profile", TIER_SQL)
+    for r in df.itertuples():
+        if not r.users:
+            continue
+        t = r.value_tier
+        if t == "browser":
+            s.say(
+                "browser: {users} users ({share}) who never bought, {sessions} sessions each "
+                "on average.",
+                users=s.metric(f"{t}.users", clean(r.users), "int"),
+                share=s.metric(f"{t}.user_share", clean(r.user_share), "pct"),
+                sessions=s.metric(f"{t}.sessions_per_user", clean(r.sessions_per_user), "num"),
+            )
+            continue
+        s.say(
+            f"{t}: {{users}} users ({{share}} of users) bring {{rev_share}} of revenue, "
+            "{rpu} per user, over {sessions} sessions and {days} active days each; average order "
+            "value {aov}, {repeat} of them ordered more than once.",
+            users=s.metric(f"{t}.users", clean(r.users), "int"),
+            share=s.metric(f"{t}.user_share", clean(r.user_share), "pct"),
+            rev_share=s.metric(f"{t}.revenue_share", clean(r.revenue_share), "pct"),
+            rpu=s.metric(f"{t}.revenue_per_user", clean(r.revenue_per_user), "money"),
+            sessions=s.metric(f"{t}.sessions_per_user", clean(r.sessions_per_user), "num"),
+            days=s.metric(f"{t}.days_active_per_user", clean(r.days_active_per_user), "num"),
+            aov=s.metric(f"{t}.avg_order_value", clean(r.avg_order_value), "money"),
+            repeat=s.metric(f"{t}.repeat_purchase_rate", clean(r.repeat_purchase_rate), "pct"),
+        )
+    s.charts.append(
+        Chart(
+            "tier_profile",
+            "Tier profile",
+            charts.tier_profile(df),
+            "Users, revenue, engagement and conversion by value tier",
+        )
+    )
+    s.tables.append(
+        Table(
+            "marts.tier_profile (selected columns)",
+            [
+                "tier",
+                "users",
+                "revenue share",
+                "revenue / user",
+                "sessions / user",
+                "mean session",
+                "view → cart (sessions)",
+                "cart → purchase (sessions)",
+                "avg order value",
+                "repeat rate",
+                "top category",
+            ],
+            [
+                [
+                    r.value_tier,
+                    fmt_int(r.users),
+                    fmt_pct(r.revenue_share),
+                    fmt_num(r.revenue_per_user),
+                    fmt_num(r.sessions_per_user),
+                    "n/a"
+                    if pd.isna(r.mean_session_seconds)
+                    else f"{r.mean_session_seconds:,.0f} s",
+                    fmt_pct(r.view_to_cart_session_rate),
+                    fmt_pct(r.cart_to_purchase_session_rate),
+                    fmt_num(r.avg_order_value),
+                    fmt_pct(r.repeat_purchase_rate),
+                    r.top_category if isinstance(r.top_category, str) else "n/a",
+                ]
+                for r in df.itertuples()
+            ],
+        )
+    )
+    return s
+
+
+# --------------------------------------------------------------------------------------------
+# Segments and revenue at risk
+# --------------------------------------------------------------------------------------------
+
+SEGMENTS_SQL = """
+select name, concern, is_risky, users, user_share, revenue, revenue_share, revenue_trend
+from marts.segment_summary
+where grouping = 'segment'
+order by users desc
+"""
+
+RISK_TOTALS_SQL = """
+select
+    max(as_of_date) as as_of_date,
+    sum(expected_revenue_at_risk) as expected_revenue_at_risk,
+    coalesce(sum(users) filter (where is_high_value_high_risk), 0) as hv_users,
+    coalesce(sum(expected_revenue_at_risk) filter (where is_high_value_high_risk), 0)
+        as hv_expected_revenue_at_risk,
+    coalesce(sum(expected_revenue_at_risk) filter (where is_high_value_high_risk), 0)
+    / nullif(sum(expected_revenue_at_risk), 0) as hv_share
+from (
+    select
+        *,
+        value_tier in ('power', 'core') and churn_risk_band = 'high' as is_high_value_high_risk
+    from marts.revenue_at_risk
+)
+"""
+
+RISK_SQL = """
+select as_of_date, value_tier, churn_risk_band, users, recent_revenue,
+       churn_probability_mean, expected_revenue_at_risk
+from marts.revenue_at_risk
+order by value_tier, churn_risk_band
+"""
+
+
+def build_segments(wh: Warehouse) -> Section:
+    s = Section(
+        "segments",
+        "Which segments are risky or unprofitable?",
+        "Segment sizes and revenue, and the revenue expected to be lost to churn.",
+        ["marts.segment_summary", "marts.revenue_at_risk"],
+    )
+    if require(wh, s, {"marts.segment_summary": ["grouping", "name", "is_risky", "users"]}):
+        seg = wh.df(s, "Segments (one label per user)", SEGMENTS_SQL)
+        for r in seg[seg["is_risky"] & (seg["users"] > 0)].itertuples():
+            s.say(
+                f"{r.name} ({r.concern.replace('_', ' ')}): {{users}} users ({{share}}), "
+                "{rev_share} of revenue; revenue trend (the last segment_trend_days days vs the "
+                "same span before): {trend}.",
+                users=s.metric(f"{r.name}.users", clean(r.users), "int"),
+                share=s.metric(f"{r.name}.user_share", clean(r.user_share), "pct"),
+                rev_share=s.metric(f"{r.name}.revenue_share", clean(r.revenue_share), "pct"),
+                trend=s.metric(f"{r.name}.revenue_trend", clean(r.revenue_trend), "pct"),
+            )
+        s.charts.append(
+            Chart(
+                "segments",
+                "Segment sizes and revenue",
+                charts.segments(seg),
+                "Share of users and of revenue per customer segment",
+            )
+        )
+    if require(
+        wh,
+        s,
+        {"marts.revenue_at_risk": ["value_tier", "churn_risk_band", "expected_revenue_at_risk"]},
+    ):
+        risk = wh.df(s, "Expected revenue at risk by tier and churn risk band", RISK_SQL)
+        t = wh.rows(s, "Totals: all buyers, and high-value buyers at high risk", RISK_TOTALS_SQL)[0]
+        s.say(
+            "At {date}, the expected revenue at risk (recent revenue × churn probability, summed "
+            "over scored buyers) is {total}; high-value buyers (power or core) with a high churn "
+            "risk are {hv_users} users carrying {hv_value} of it ({hv_share}).",
+            date=s.metric("as_of_date", clean(t["as_of_date"]), "date"),
+            total=s.metric(
+                "expected_revenue_at_risk", clean(t["expected_revenue_at_risk"]), "money"
+            ),
+            hv_users=s.metric("high_value_high_risk.users", clean(t["hv_users"]), "int"),
+            hv_value=s.metric(
+                "high_value_high_risk.expected_revenue_at_risk",
+                clean(t["hv_expected_revenue_at_risk"]),
+                "money",
+            ),
+            hv_share=s.metric("high_value_high_risk.share", clean(t["hv_share"]), "pct"),
+        )
+        s.charts.append(
+            Chart(
+                "revenue_at_risk",
+                "Revenue at risk",
+                charts.revenue_at_risk(risk),
+                "Expected revenue at risk by value tier, stacked by churn risk band",
+            )
+        )
+    return s
+
+
+# --------------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------------
+
+RUNS_SQL = """
+select target, status, reason, horizon_days, train_as_of_date, evaluation_as_of_date,
+       prediction_as_of_date, evaluation_population
+from ml.model_runs
+order by target desc
+"""
+
+METRICS_SQL = """
+select
+    target,
+    model,
+    is_baseline,
+    max(value) filter (where metric = 'roc_auc') as roc_auc,
+    max(value) filter (where metric = 'pr_auc') as pr_auc,
+    max(value) filter (where metric = 'lift_at_10pct') as lift_at_10pct,
+    max(value) filter (where metric = 'positives') as positives,
+    max(value) filter (where metric = 'population') as population
+from ml.model_metrics
+where evaluation = 'backtest'
+group by target, model, is_baseline
+order by target desc, is_baseline, model
+"""
+
+VERSUS_BASELINE_SQL = """
+with per_model as (
+    select
+        target,
+        model,
+        is_baseline,
+        max(value) filter (where metric = 'roc_auc') as roc_auc,
+        max(value) filter (where metric = 'pr_auc') as pr_auc,
+        max(value) filter (where metric = 'positives') as positives,
+        max(value) filter (where metric = 'population') as population
+    from ml.model_metrics
+    where evaluation = 'backtest'
+    group by target, model, is_baseline
+),
+
+best_baseline as (
+    select target, model as baseline, roc_auc as baseline_roc_auc
+    from per_model
+    where is_baseline
+    qualify row_number() over (partition by target order by roc_auc desc, model) = 1
+)
+
+select m.target, m.roc_auc, m.pr_auc, m.positives, m.population, b.baseline, b.baseline_roc_auc
+from per_model as m
+inner join best_baseline as b on m.target = b.target
+where m.model = 'hist_gradient_boosting'
+order by m.target desc
+"""
+
+IMPORTANCE_SQL = f"""
+select target, model, feature, importance, importance_std
+from ml.feature_importance
+where model = 'hist_gradient_boosting'
+qualify row_number() over (partition by target order by importance desc, feature) <= {TOP_FEATURES}
+order by target desc, importance desc
+"""
+
+
+def build_models(wh: Warehouse) -> Section:
+    s = Section(
+        "models",
+        "Can we predict big spenders and churn?",
+        "Out-of-time backtest: trained on an older snapshot, judged on the next period, beside "
+        "simple baselines.",
+        ["ml.model_runs", "ml.model_metrics", "ml.feature_importance"],
+    )
+    if require(wh, s, {"ml.model_runs": ["target", "status", "reason"]}):
+        for r in wh.rows(s, "Model runs", RUNS_SQL):
+            t = r["target"]
+            if r["status"] != "ok":
+                s.missing(f"the {t} model was skipped: {r['reason']}")
+                continue
+            s.say(
+                f"{t.replace('_', ' ')}: horizon {{h}} days; trained on the snapshot of {{train}}, "
+                "evaluated on {evaluated} ({pop} users), predictions as of {pred}.",
+                h=s.metric(f"{t}.horizon_days", clean(r["horizon_days"]), "int"),
+                train=s.metric(f"{t}.train_as_of_date", clean(r["train_as_of_date"]), "date"),
+                evaluated=s.metric(
+                    f"{t}.evaluation_as_of_date", clean(r["evaluation_as_of_date"]), "date"
+                ),
+                pop=s.metric(
+                    f"{t}.evaluation_population", clean(r["evaluation_population"]), "int"
+                ),
+                pred=s.metric(
+                    f"{t}.prediction_as_of_date", clean(r["prediction_as_of_date"]), "date"
+                ),
+            )
+    if require(wh, s, {"ml.model_metrics": ["target", "model", "is_baseline", "metric", "value"]}):
+        mm = wh.df(s, "Backtest metrics per model", METRICS_SQL)
+        for m in wh.rows(s, "The production model against its best baseline", VERSUS_BASELINE_SQL):
+            target = m["target"]
+            s.say(
+                f"{target.replace('_', ' ')}: the gradient-boosting model reaches ROC AUC {{auc}} "
+                "(PR AUC {pr}) against {base_auc} for the best baseline, {base_name}; "
+                "{pos} positives among {pop} evaluated users.",
+                auc=s.metric(f"{target}.model.roc_auc", clean(m["roc_auc"]), "num3"),
+                pr=s.metric(f"{target}.model.pr_auc", clean(m["pr_auc"]), "num3"),
+                base_auc=s.metric(
+                    f"{target}.best_baseline.roc_auc", clean(m["baseline_roc_auc"]), "num3"
+                ),
+                base_name=s.metric(f"{target}.best_baseline.model", m["baseline"], "text"),
+                pos=s.metric(f"{target}.positives", clean(m["positives"]), "int"),
+                pop=s.metric(f"{target}.population", clean(m["population"]), "int"),
+            )
+        s.charts.append(
+            Chart(
+                "model_metrics",
+                "Model metrics beside baselines",
+                charts.model_metrics(mm),
+                "ROC AUC and PR AUC per model and baseline, per target",
+            )
+        )
+        s.tables.append(
+            Table(
+                "ml.model_metrics (backtest)",
+                ["target", "model", "baseline", "ROC AUC", "PR AUC", "lift @10%", "positives"],
+                [
+                    [
+                        r.target,
+                        r.model,
+                        "yes" if r.is_baseline else "no",
+                        fmt_num(r.roc_auc, 3),
+                        fmt_num(r.pr_auc, 3),
+                        fmt_num(r.lift_at_10pct, 2),
+                        fmt_int(r.positives),
+                    ]
+                    for r in mm.itertuples()
+                ],
+            )
+        )
+    if require(wh, s, {"ml.feature_importance": ["target", "model", "feature", "importance"]}):
+        fi = wh.df(s, f"Top {TOP_FEATURES} features per target", IMPORTANCE_SQL)
+        if "importance_std" not in fi:
+            fi["importance_std"] = 0.0
+        for target in fi["target"].unique():
+            top = fi[fi["target"] == target].iloc[0]
+            s.say(
+                f"{target.replace('_', ' ')}: the most important feature is {{feature}} (ROC AUC "
+                "drops by {drop} when it is shuffled).",
+                feature=s.metric(f"{target}.top_feature", top["feature"], "text"),
+                drop=s.metric(f"{target}.top_feature_importance", clean(top["importance"]), "num4"),
+            )
+        if not fi.empty:
+            s.charts.append(
+                Chart(
+                    "feature_importance",
+                    "Top features",
+                    charts.feature_importance(fi),
+                    "Permutation importance of the top features per target",
+                )
+            )
+    return s
+
+
+# --------------------------------------------------------------------------------------------
+# Data quality
+# --------------------------------------------------------------------------------------------
+
+FILES_SQL = """
+with clean_rows as (
+    select source_file, count(*) as clean_rows
+    from staging.stg_events
+    group by source_file
+),
+
+quarantined as (
+    select source_file, count(*) as quarantined_rows
+    from staging.quarantined_events
+    group by source_file
+)
+
+select
+    coalesce(c.source_file, q.source_file) as source_file,
+    coalesce(c.clean_rows, 0) as clean_rows,
+    coalesce(q.quarantined_rows, 0) as quarantined_rows
+from clean_rows as c
+full outer join quarantined as q on c.source_file = q.source_file
+order by 1
+"""
+
+REASONS_SQL = """
+select reason, count(*) as rows
+from staging.quarantined_events
+group by reason
+order by rows desc
+"""
+
+RANGE_SQL = """
+select min(event_time) as first_event_at, max(event_time) as last_event_at,
+       count(distinct event_date) as days, count(*) as events
+from staging.stg_events
+"""
+
+TOTALS_SQL = """
+with counts as (
+    select
+        (select count(*) from staging.stg_events) as clean_rows,
+        (select count(*) from staging.quarantined_events) as quarantined_rows,
+        (
+            select count(*) from (
+                select source_file from staging.stg_events
+                union
+                select source_file from staging.quarantined_events
+            )
+        ) as files
+)
+
+select
+    files,
+    clean_rows,
+    quarantined_rows,
+    clean_rows + quarantined_rows as raw_rows,
+    quarantined_rows / nullif(clean_rows + quarantined_rows, 0) as quarantined_share
+from counts
+"""
+
+DAILY_SQL = """
+select event_date, sum(events) as events
+from intermediate.int_user_days
+group by event_date
+order by event_date
+"""
+
+
+def build_quality(wh: Warehouse) -> Section:
+    s = Section(
+        "quality",
+        "Data quality",
+        "How many raw rows were kept, how many were quarantined and why, and which dates the "
+        "data covers.",
+        ["staging.stg_events", "staging.quarantined_events", "intermediate.int_user_days"],
+    )
+    if not require(wh, s, {"staging.stg_events": ["source_file", "event_time"]}):
+        return s
+    has_quarantine = wh.exists("staging.quarantined_events")
+    if not has_quarantine:
+        s.missing("staging.quarantined_events is missing from the warehouse")
+        files = wh.df(
+            s,
+            "Clean rows per file",
+            "select source_file, count(*) as clean_rows, 0 as quarantined_rows "
+            "from staging.stg_events group by source_file order by 1",
+        )
+        reasons = pd.DataFrame({"reason": [], "rows": []})
+    else:
+        files = wh.df(s, "Clean and quarantined rows per file", FILES_SQL)
+        reasons = wh.df(s, "Quarantined rows by reason", REASONS_SQL)
+    rng = wh.rows(s, "Date range of clean events", RANGE_SQL)[0]
+    if has_quarantine:
+        t = wh.rows(s, "Row counts", TOTALS_SQL)[0]
+        s.say(
+            "{raw} raw rows in {files} file(s): {clean} clean events in staging.stg_events and "
+            "{quarantined} quarantined ({q_share}).",
+            raw=s.metric("raw_rows", clean(t["raw_rows"]), "int"),
+            files=s.metric("files", clean(t["files"]), "int"),
+            clean=s.metric("clean_rows", clean(t["clean_rows"]), "int"),
+            quarantined=s.metric("quarantined_rows", clean(t["quarantined_rows"]), "int"),
+            q_share=s.metric("quarantined_share", clean(t["quarantined_share"]), "pct2"),
+        )
+    else:
+        s.say(
+            "{clean} clean events in staging.stg_events.",
+            clean=s.metric("clean_rows", clean(rng["events"]), "int"),
+        )
+    s.say(
+        "Clean events run from {first} to {last} (UTC) and cover {days} distinct days.",
+        first=s.metric("first_event_at", clean(rng["first_event_at"]), "datetime"),
+        last=s.metric("last_event_at", clean(rng["last_event_at"]), "datetime"),
+        days=s.metric("days", clean(rng["days"]), "int"),
+    )
+    for r in reasons.itertuples():
+        s.say(
+            f"Quarantine reason {r.reason}: {{rows}} rows.",
+            rows=s.metric(f"reason.{r.reason}", clean(r.rows), "int"),
+        )
+    if has_quarantine and reasons.empty:
+        s.say("No row was quarantined.")
+    files["file_name"] = [str(p).rsplit("/", 1)[-1] for p in files["source_file"]]
+    if wh.exists("intermediate.int_user_days"):
+        daily = wh.df(s, "Clean events per day", DAILY_SQL)
+    else:
+        daily = wh.df(
+            s,
+            "Clean events per day",
+            "select event_date, count(*) as events from staging.stg_events group by 1 order by 1",
+        )
+    s.charts.append(
+        Chart(
+            "data_quality",
+            "Clean and quarantined rows",
+            charts.data_quality(files, reasons, daily),
+            "Rows per file, quarantined rows by reason and clean events per day",
+        )
+    )
+    s.tables.append(
+        Table(
+            "Rows per source file",
+            ["file", "clean rows", "quarantined rows"],
+            [
+                [r.file_name, fmt_int(r.clean_rows), fmt_int(r.quarantined_rows)]
+                for r in files.itertuples()
+            ],
+        )
+    )
+    return s
+
+
+SECTION_BUILDERS: list[Builder] = [
+    build_funnel,
+    build_funnel_dimensions,
+    build_time_to_action,
+    build_engagement,
+    build_pareto,
+    build_tiers,
+    build_segments,
+    build_models,
+    build_quality,
+]
