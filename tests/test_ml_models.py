@@ -1,0 +1,252 @@
+"""The ml tables written by `dbt build` (shared `built_warehouse`: 60k rows, 90 days, H = 14).
+
+The models' quality on data with a known signal is tested in test_ml_package.py; here: the
+tables' shape and consistency, labels against a pandas recount, and a degenerate horizon that
+must degrade with a message instead of failing the build.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import query, query_df, run_dbt
+
+HORIZON = 14
+MODELS = {
+    "churn": {
+        "hist_gradient_boosting",
+        "logistic_regression",
+        "days_since_last_purchase",
+        "bg_nbd",
+    },
+    "big_spender": {"hist_gradient_boosting", "logistic_regression", "past_revenue"},
+}
+BASELINES = {"days_since_last_purchase", "bg_nbd", "past_revenue"}
+METRICS = {
+    "roc_auc",
+    "pr_auc",
+    "log_loss",
+    "brier",
+    "precision_at_10pct",
+    "precision_at_20pct",
+    "lift_at_10pct",
+    "positives",
+    "population",
+}
+
+
+@pytest.fixture(scope="module")
+def runs(built_warehouse) -> pd.DataFrame:
+    return query_df(built_warehouse.path, "select * from ml.model_runs").set_index("target")
+
+
+@pytest.fixture(scope="module")
+def prediction_date(built_warehouse) -> dt.date:
+    [(last,)] = query(
+        built_warehouse.path, "select max(event_date) from intermediate.int_user_days"
+    )
+    return last
+
+
+def test_both_runs_completed_on_the_snapshots_d_d_minus_h_d_minus_2h(runs, prediction_date) -> None:
+    assert set(runs.index) == set(MODELS)
+    for target, run in runs.iterrows():
+        assert run["status"] == "ok", (target, run["reason"])
+        assert run["horizon_days"] == HORIZON
+        d = pd.Timestamp(prediction_date)
+        assert pd.Timestamp(run["prediction_as_of_date"]) == d
+        assert pd.Timestamp(run["evaluation_as_of_date"]) == d - pd.Timedelta(days=HORIZON)
+        assert pd.Timestamp(run["train_as_of_date"]) == d - pd.Timedelta(days=2 * HORIZON)
+        assert run["train_rows"] <= run["train_population"]
+
+
+@pytest.mark.parametrize(
+    ("table", "population", "probability"),
+    [
+        ("churn_predictions", "in_churn_population", "churn_probability"),
+        ("big_spender_predictions", "in_big_spender_population", "big_spender_probability"),
+    ],
+)
+def test_one_prediction_per_user_of_the_population_at_d(
+    built_warehouse, runs, prediction_date, table: str, population: str, probability: str
+) -> None:
+    predictions = query_df(built_warehouse.path, f"select * from ml.{table}")
+    expected = query_df(
+        built_warehouse.path,
+        f"select user_id from ml.ml_snapshot_labels "
+        f"where {population} and as_of_date = date '{prediction_date}'",
+    )
+    assert len(predictions) > 0
+    assert predictions["user_id"].is_unique
+    assert set(predictions["user_id"]) == set(expected["user_id"])
+    assert set(pd.to_datetime(predictions["as_of_date"]).dt.date) == {prediction_date}
+    assert predictions[probability].between(0, 1).all()
+    assert predictions[probability].nunique() > 1
+    target = table.removesuffix("_predictions")
+    assert runs.loc[target, "scored_rows"] == len(predictions)
+
+
+def test_big_spender_population_is_everyone_seen_by_d(built_warehouse, prediction_date) -> None:
+    [(seen,)] = query(
+        built_warehouse.path,
+        "select count(distinct user_id) from intermediate.int_user_days "
+        f"where event_date <= date '{prediction_date}'",
+    )
+    [(scored,)] = query(built_warehouse.path, "select count(*) from ml.big_spender_predictions")
+    assert scored == seen
+
+
+def test_big_spender_rank_orders_by_probability(built_warehouse) -> None:
+    ranked = query_df(
+        built_warehouse.path, "select * from ml.big_spender_predictions order by rank"
+    )
+    assert list(ranked["rank"]) == list(range(1, len(ranked) + 1))
+    assert ranked["big_spender_probability"].is_monotonic_decreasing
+
+
+def test_churn_risk_band_follows_the_probability(built_warehouse) -> None:
+    bands = query_df(
+        built_warehouse.path,
+        "select churn_risk_band, min(churn_probability) as lo, max(churn_probability) as hi "
+        "from ml.churn_predictions group by 1",
+    ).set_index("churn_risk_band")
+    assert set(bands.index) <= {"high", "medium", "low"}
+    assert bands["lo"].get("high", 1.0) >= 0.8 and bands["hi"].get("low", 0.0) < 0.5
+
+
+def test_metrics_for_every_model_and_baseline(built_warehouse, runs) -> None:
+    metrics = query_df(built_warehouse.path, "select * from ml.model_metrics")
+    expected = {(t, m, k) for t, models in MODELS.items() for m in models for k in METRICS}
+    assert set(zip(metrics["target"], metrics["model"], metrics["metric"], strict=True)) == expected
+    assert len(metrics) == len(expected)
+    assert (metrics["evaluation"] == "backtest").all()
+    assert (metrics["is_baseline"] == metrics["model"].isin(BASELINES)).all()
+    for target, run in runs.iterrows():
+        rows = metrics[metrics["target"] == target].set_index(["model", "metric"])["value"]
+        for model in MODELS[target]:
+            assert rows[(model, "population")] == run["evaluation_rows"]
+            assert 0 <= rows[(model, "roc_auc")] <= 1
+            assert 0 < rows[(model, "positives")] < rows[(model, "population")]
+
+
+def test_importance_for_every_feature_of_both_models(built_warehouse) -> None:
+    columns = query_df(built_warehouse.path, "describe intermediate.int_customer_feature_snapshots")
+    numeric = columns[
+        ~columns["column_name"].isin(["user_id", "as_of_date"])
+        & columns["column_type"].str.match(r"(BIGINT|INTEGER|DOUBLE|FLOAT|DECIMAL|BOOLEAN|HUGEINT)")
+    ]["column_name"]
+    importance = query_df(built_warehouse.path, "select * from ml.feature_importance")
+    for target in MODELS:
+        for model in ("hist_gradient_boosting", "logistic_regression"):
+            rows = importance[(importance["target"] == target) & (importance["model"] == model)]
+            assert set(rows["feature"]) == set(numeric)
+            assert rows["importance"].abs().max() > 0
+
+
+def recount_labels(
+    user_days: pd.DataFrame, as_of: pd.Timestamp, last: pd.Timestamp
+) -> pd.DataFrame:
+    """The labels of one snapshot, recomputed in pandas from int_user_days."""
+    end = as_of + pd.Timedelta(days=HORIZON)
+    past = user_days[user_days["event_date"] <= as_of]
+    future = user_days[(user_days["event_date"] > as_of) & (user_days["event_date"] <= end)]
+    users = past.groupby("user_id").agg(past_purchases=("purchases", "sum"))
+    ahead = future.groupby("user_id").agg(
+        future_purchases=("purchases", "sum"), future_revenue=("revenue", "sum")
+    )
+    frame = users.join(ahead).fillna({"future_purchases": 0, "future_revenue": 0.0})
+    observed = end <= last
+    positive = frame.loc[frame["future_revenue"] > 0, "future_revenue"]
+    line = np.quantile(positive, 0.8) if len(positive) else np.inf
+    frame["in_churn_population"] = frame["past_purchases"] > 0
+    frame["churned"] = np.where(
+        frame["in_churn_population"] & observed, frame["future_purchases"] == 0, None
+    )
+    frame["is_big_spender"] = (frame["future_revenue"] > 0) & (frame["future_revenue"] >= line)
+    return frame
+
+
+def test_labels_match_a_pandas_recount_of_user_days(built_warehouse) -> None:
+    user_days = query_df(
+        built_warehouse.path,
+        "select user_id, event_date, purchases, revenue from intermediate.int_user_days",
+    )
+    user_days["event_date"] = pd.to_datetime(user_days["event_date"])
+    last = user_days["event_date"].max()
+    labels = query_df(built_warehouse.path, "select * from ml.ml_snapshot_labels")
+    labels["as_of_date"] = pd.to_datetime(labels["as_of_date"])
+    observed_dates = 0
+    for as_of, got in labels.groupby("as_of_date"):
+        want = recount_labels(user_days, as_of, last)
+        got = got.set_index("user_id").sort_index()
+        assert list(got.index) == list(want.index)
+        assert (got["in_churn_population"] == want["in_churn_population"]).all()
+        if not got["label_window_observed"].iloc[0]:
+            assert got["churned"].isna().all() and got["is_big_spender"].isna().all()
+            continue
+        observed_dates += 1
+        np.testing.assert_allclose(got["future_revenue"], want["future_revenue"], atol=1e-6)
+        buyers = want["in_churn_population"]
+        assert (got.loc[buyers, "churned"] == want.loc[buyers, "churned"].astype(bool)).all()
+        assert got.loc[~buyers, "churned"].isna().all()
+        assert (got["is_big_spender"] == want["is_big_spender"]).all()
+        assert got["is_big_spender"].any()
+    assert observed_dates == 2  # D - 2H and D - H; D itself has no observed window
+
+
+def test_revenue_at_risk_reconciles_with_the_predictions(built_warehouse) -> None:
+    [(users, risk, recent, mart_users, mart_risk, mart_recent, share)] = query(
+        built_warehouse.path,
+        """
+        with p as (
+            select count(*) as users, sum(l.recent_revenue * p.churn_probability) as risk,
+                sum(l.recent_revenue) as recent
+            from ml.churn_predictions as p
+            inner join ml.ml_snapshot_labels as l using (user_id, as_of_date)
+        ),
+        m as (
+            select sum(users) as users, sum(expected_revenue_at_risk) as risk,
+                sum(recent_revenue) as recent, sum(share_of_expected_revenue_at_risk) as share
+            from marts.revenue_at_risk
+        )
+        select p.users, p.risk, p.recent, m.users, m.risk, m.recent, m.share from p, m
+        """,
+    )
+    assert mart_users == users > 0
+    assert mart_risk == pytest.approx(risk) and mart_recent == pytest.approx(recent)
+    assert 0 < mart_risk <= mart_recent
+    assert share == pytest.approx(1.0)
+
+
+def test_a_horizon_too_long_for_the_data_degrades_with_a_message(built_warehouse, tmp_path) -> None:
+    """90 days of data cannot hold D - 2H with H = 60: the build succeeds with empty prediction
+    tables, the reason in ml.model_runs and a warning in the log (one extra dbt invocation)."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_warehouse.path, copy)
+    res = run_dbt(
+        [
+            "build",
+            "--select",
+            "int_customer_feature_snapshots",
+            "ml_snapshot_labels+",
+            "--vars",
+            "{churn_horizon_days: 60}",
+        ],
+        events_path=built_warehouse.events_glob,
+        warehouse_path=copy,
+        workdir=tmp_path,
+    )
+    assert res.ok, res.output[-5000:]
+    assert "too few snapshots for a 60-day horizon" in res.output
+    assert "WARN" in res.output and "ml_run_completed" in res.output
+    runs = query_df(copy, "select target, status, reason from ml.model_runs")
+    assert set(runs["status"]) == {"skipped"}
+    assert runs["reason"].str.contains("too few snapshots for a 60-day horizon").all()
+    for table in ("churn_predictions", "big_spender_predictions", "model_metrics"):
+        assert query(copy, f"select count(*) from ml.{table}") == [(0,)]
+    assert query(copy, "select count(*) from marts.revenue_at_risk") == [(0,)]
