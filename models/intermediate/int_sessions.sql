@@ -1,19 +1,31 @@
-{#- One row per session: the per-event work every session-, user- and funnel-level mart shares. -#}
+{#-
+    One row per session: the per-event work every session-, user- and funnel-level mart shares.
+    Rolled up from int_session_products (one row per session and product) rather than from the
+    events: the events are aggregated once for both tables, and distinct products come for free.
+    Category and brand are product attributes, so counting them over the session's products gives
+    the same distinct counts as over its events.
+-#}
+with session_products as (
+    select * from {{ ref('int_session_products') }}
+)
+
 select
     session_id,
     min(user_id) as user_id,
-    min(event_time) as session_start,
-    max(event_time) as session_end,
-    {{ dbt.datediff('min(event_time)', 'max(event_time)', 'second') }} as duration_seconds,
-    cast(min(event_time) as date) as session_date,
-    count(*) as events,
-    {{ count_events_by_type() }},
-    coalesce(sum(case when event_type = 'purchase' then price end), 0) as revenue,
-    count(distinct product_id) as distinct_products,
+    min(first_event_at) as session_start,
+    max(last_event_at) as session_end,
+    {{ dbt.datediff('min(first_event_at)', 'max(last_event_at)', 'second') }} as duration_seconds,
+    cast(min(first_event_at) as date) as session_date,
+    cast(sum(views + carts + remove_from_carts + purchases) as {{ dbt.type_bigint() }}) as events,
+    {%- for column in ['views', 'carts', 'remove_from_carts', 'purchases'] %}
+    cast(sum({{ column }}) as {{ dbt.type_bigint() }}) as {{ column }},
+    {%- endfor %}
+    sum(revenue) as revenue,
+    count(*) as distinct_products,
     count(distinct category_id) as distinct_categories,
     count(distinct brand) as distinct_brands,
-    min(case when event_type = 'view' then event_time end) as first_view_at,
-    min(case when event_type = 'cart' then event_time end) as first_cart_at,
-    min(case when event_type = 'purchase' then event_time end) as first_purchase_at
-from {{ ref('stg_events') }}
+    min(first_view_at) as first_view_at,
+    min(first_cart_at) as first_cart_at,
+    min(first_purchase_at) as first_purchase_at
+from session_products
 group by session_id
