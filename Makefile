@@ -14,7 +14,7 @@ export WAREHOUSE_PATH ?= warehouse.duckdb
 export PUBLISHED_WAREHOUSE_PATH ?= warehouse.published.duckdb
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: install sample build publish export report test lint format docs clean
+.PHONY: install sample build publish export report bench test lint format docs clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ publish: install
 
 export: install
 	$(PY) -m warehouse export
+
+# Benchmark (results in BENCHMARKS.md): `make bench` is the small run; the full table is
+# `make bench BENCH_SIZES=1M,10M,42.4M` on a quiet machine.
+BENCH_SIZES ?= 1M
+BENCH_ARGS ?=
+bench: install
+	$(PY) -m bench --sizes $(BENCH_SIZES) $(BENCH_ARGS)
 
 # reports/findings.html + PNG charts, every number read from the marts.
 report: install

@@ -19,10 +19,11 @@
 {%- endmacro %}
 
 
-{% macro csv_line_reader(files, header) -%}
+{% macro csv_line_reader(files, header, parallel=true) -%}
     read_csv(
         [{%- for f in files %}'{{ f }}'{{ ", " if not loop.last }}{% endfor -%}],
         header = {{ header }},
+        parallel = {{ parallel }},
         delim = chr(31),
         quote = '',
         escape = '',
@@ -71,8 +72,12 @@
         {% endfor %}
     {% endif %}
 
+    {#- The first line must come back in file order: the profile turns insertion order off for
+        speed, so it is switched on (and the scan made serial) just for these header reads. -#}
+    {% set insertion_order = run_query("select current_setting('preserve_insertion_order')").rows[0][0] %}
+    {% do run_query("set preserve_insertion_order = true") %}
     {% for f in csv_files %}
-        {% set first = run_query("select raw_line from " ~ csv_line_reader([f], 'false') ~ " limit 1") %}
+        {% set first = run_query("select raw_line from " ~ csv_line_reader([f], 'false', 'false') ~ " limit 1") %}
         {% set header = (first.rows[0][0] if first.rows | length > 0 else '') | trim %}
         {% set found_columns = header.split(',') %}
         {% if found_columns != expected %}
@@ -82,6 +87,7 @@
                 ~ ". Unexpected: " ~ (found_columns | reject('in', expected) | join(',') or 'none (order differs)') ~ ".") }}
         {% endif %}
     {% endfor %}
+    {% do run_query("set preserve_insertion_order = " ~ insertion_order) %}
 
     {% for f in parquet_files %}
         {% set schema = run_query("select name from parquet_schema('" ~ f ~ "') where name <> 'duckdb_schema' and num_children is null") %}

@@ -69,10 +69,8 @@ price_band_lookup as (
         {{ entity_id | replace('entity_key', 'events.' ~ key) }} as entity_id,
         '{{ d }}' as dimension,
         {{ dimension_labels[d] | replace('dim_value', dimension_groups[d]) }} as dimension_value,
-        {{ count_events_by_type() }},
+        count(case when events.event_type = 'view' then 1 end) as views,
         min(case when events.event_type = 'view' then events.event_time end) as first_view_at,
-        min(case when events.event_type = 'cart' then events.event_time end) as first_cart_at,
-        min(case when events.event_type = 'purchase' then events.event_time end) as first_purchase_at,
         {{ funnel_times_list('events.event_time', "events.event_type = 'cart'") }} as cart_times,
         {{ funnel_times_list('events.event_time', "events.event_type = 'purchase'") }} as purchase_times
     from {{ ref('stg_events') }} as events
@@ -85,11 +83,25 @@ price_band_lookup as (
 {%- endfor %}
 {%- endfor %}
 
+{#- Carts and purchases are few: their counts and first times come from the time lists. #}
 first_times as (
     {%- for level, key, entity_id in levels %}
     {%- set outer_loop = loop %}
     {%- for d in dims %}
-    select * from {{ level }}_{{ d }}
+    select
+        level,
+        entity_id,
+        dimension,
+        dimension_value,
+        views,
+        {{ funnel_list_length('cart_times') }} as carts,
+        {{ funnel_list_length('purchase_times') }} as purchases,
+        first_view_at,
+        {{ funnel_list_min('cart_times') }} as first_cart_at,
+        {{ funnel_list_min('purchase_times') }} as first_purchase_at,
+        cart_times,
+        purchase_times
+    from {{ level }}_{{ d }}
     {{ 'union all' if not (loop.last and outer_loop.last) }}
     {%- endfor %}
     {%- endfor %}
@@ -103,7 +115,6 @@ ordered_cart as (
         dimension_value,
         views,
         carts,
-        remove_from_carts,
         purchases,
         {%- for t in first_times %}
         {{ t }},
@@ -124,7 +135,6 @@ ordered as (
         dimension_value,
         views,
         carts,
-        remove_from_carts,
         purchases,
         {%- for t in first_times %}
         {{ t }},
@@ -144,7 +154,6 @@ select
     dimension_value,
     views,
     carts,
-    remove_from_carts,
     purchases,
     {%- for t in first_times %}
     {{ t }},
