@@ -38,18 +38,12 @@ import pandas as pd
 import yaml
 from pandas.api.types import union_categoricals
 
-COLUMNS = [
-    "event_time",
-    "event_type",
-    "product_id",
-    "category_id",
-    "category_code",
-    "brand",
-    "price",
-    "user_id",
-    "user_session",
-]
-EVENT_TYPES = ["view", "cart", "remove_from_cart", "purchase"]
+from warehouse.generate import COLUMNS as RAW_COLUMNS
+from warehouse.generate import EVENT_TYPES as RAW_EVENT_TYPES
+
+# The REES46 column order and event types, shared with the generator (one definition).
+COLUMNS = list(RAW_COLUMNS)
+EVENT_TYPES = list(RAW_EVENT_TYPES)
 STAGES = ["view", "cart", "purchase"]
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S UTC"
 INT_PATTERN = r"-?[0-9]{1,19}"
