@@ -171,6 +171,7 @@ def test_clean_rows_are_typed_exactly(fault_build):
         "user_session": "VARCHAR",
         "session_id": "VARCHAR",
         "source_file": "VARCHAR",
+        "loaded_at": "TIMESTAMP",
     }
     # 19-digit category ids survive without float rounding.
     ids = {r[0] for r in query(warehouse, "select distinct category_id from staging.stg_events")}

@@ -1,7 +1,18 @@
 {#-
     One row per session and product: when each funnel step first happened and how long the next
     step took. int_sessions, cart outcomes and time to action read this table instead of the events.
+    Incremental: sessions with an event in the reprocess window are recomputed whole
+    (see macros/incremental.sql).
 -#}
+{{ config(
+    materialized='incremental',
+    on_schema_change='fail',
+    incremental_strategy='delete+insert',
+    unique_key='session_id',
+    pre_hook="{{ delete_sessions_in_event_window('last_event_at') }}"
+) }}
+{%- set window_start = event_window_start() %}
+
 with session_products as (
     select
         session_id,
@@ -20,6 +31,7 @@ with session_products as (
         min(case when event_type = 'purchase' then event_time end) as first_purchase_at,
         max(case when event_type = 'purchase' then event_time end) as last_purchase_at
     from {{ ref('stg_events') }}
+    where {{ touched_sessions_filter(window_start) }}
     group by session_id, product_id
 )
 
@@ -32,5 +44,6 @@ select
     case
         when first_purchase_at >= first_cart_at
             then {{ dbt.datediff('first_cart_at', 'first_purchase_at', 'second') }}
-    end as cart_to_purchase_seconds
+    end as cart_to_purchase_seconds,
+    {{ loaded_at() }} as loaded_at
 from session_products

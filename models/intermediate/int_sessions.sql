@@ -4,9 +4,21 @@
     events: the events are aggregated once for both tables, and distinct products come for free.
     Category and brand are product attributes, so counting them over the session's products gives
     the same distinct counts as over its events.
+    Incremental like int_session_products (see macros/incremental.sql).
 -#}
+{{ config(
+    materialized='incremental',
+    on_schema_change='fail',
+    incremental_strategy='delete+insert',
+    unique_key='session_id',
+    pre_hook="{{ delete_sessions_in_event_window('session_end') }}"
+) }}
+{%- set window_start = event_window_start() %}
+-- depends_on: {{ ref('stg_events') }}
+
 with session_products as (
     select * from {{ ref('int_session_products') }}
+    where {{ touched_sessions_filter(window_start) }}
 )
 
 select
@@ -26,6 +38,7 @@ select
     count(distinct brand) as distinct_brands,
     min(first_view_at) as first_view_at,
     min(first_cart_at) as first_cart_at,
-    min(first_purchase_at) as first_purchase_at
+    min(first_purchase_at) as first_purchase_at,
+    {{ loaded_at() }} as loaded_at
 from session_products
 group by session_id

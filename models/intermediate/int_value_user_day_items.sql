@@ -2,7 +2,11 @@
     One row per user, day and item (a product at a price, with its category and brand): the
     event-level detail that distinct-product/category/brand counts, price levels and category mix
     need, at a grain that every feature snapshot and value mart can aggregate instead of the events.
+    Incremental by event date (see macros/incremental.sql).
 -#}
+{{ config(materialized='incremental', on_schema_change='fail', incremental_strategy='delete+insert', unique_key='event_date') }}
+{%- set window_start = event_window_start() %}
+
 select
     user_id,
     event_date,
@@ -12,6 +16,8 @@ select
     brand,
     price,
     count(*) as events,
-    {{ count_events_by_type() }}
+    {{ count_events_by_type() }},
+    {{ loaded_at() }} as loaded_at
 from {{ ref('stg_events') }}
+where {{ event_window_filter('event_date', window_start) }}
 group by user_id, event_date, product_id, category_id, top_category, brand, price

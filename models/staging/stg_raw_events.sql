@@ -3,13 +3,24 @@
     (null for a clean row). stg_events and quarantined_events both read this table, so
     raw rows in = clean rows + quarantined rows holds by construction and is tested.
     raw_line is kept only for faulty rows: clean rows are fully described by their typed columns.
+
+    Incremental by source file: a build reads only the files not loaded yet (DuckDB skips the
+    others before opening them). A row of a new file that repeats an already loaded clean row is a
+    duplicate_row, as it would be in a full build when files arrive in name order.
 -#}
+{{ config(materialized='incremental', on_schema_change='fail', incremental_strategy='append') }}
+
+{% set loaded_files = loaded_raw_event_files(this) if is_incremental() else [] %}
+
 with split as (
     select
         source_file,
         raw_line,
         string_split(raw_line, ',') as fields
     from {{ ref('base_raw_event_lines') }}
+    {% if is_incremental() -%}
+    where not {{ in_list('source_file', loaded_files) }}
+    {%- endif %}
 ),
 
 typed as (
@@ -49,23 +60,38 @@ ranked as (
         -- Exact duplicates share the line text; hashing keeps the window key small, and the user
         -- and time in the key make a hash collision between different rows practically impossible.
         row_number() over (
-            partition by user_id, event_time, hash(raw_line)
+            partition by user_id, event_time, line_hash
             order by source_file
         ) as copy_number
-    from faults
+    from (select *, hash(raw_line) as line_hash from faults) as hashed
 )
+{%- if is_incremental() %},
+
+loaded_clean_lines as (
+    select distinct
+        user_id,
+        event_time,
+        line_hash
+    from {{ this }}
+    where reason is null
+)
+{%- endif %}
 
 select
-    source_file,
-    event_time,
-    event_type,
-    product_id,
-    category_id,
-    category_code,
-    brand,
-    price,
-    user_id,
-    user_session,
-    coalesce(fault, case when copy_number > 1 then 'duplicate_row' end) as reason,
-    case when fault is not null or copy_number > 1 then raw_line end as raw_line
+    {%- for column in ['source_file', 'event_time', 'event_type', 'product_id', 'category_id', 'category_code', 'brand', 'price', 'user_id', 'user_session'] %}
+    ranked.{{ column }},
+    {%- endfor %}
+    {%- set is_duplicate -%}
+    ranked.copy_number > 1{% if is_incremental() %} or loaded_clean_lines.line_hash is not null{% endif %}
+    {%- endset %}
+    coalesce(ranked.fault, case when {{ is_duplicate }} then 'duplicate_row' end) as reason,
+    case when ranked.fault is not null or {{ is_duplicate }} then ranked.raw_line end as raw_line,
+    ranked.line_hash,
+    {{ loaded_at() }} as loaded_at
 from ranked
+{%- if is_incremental() %}
+left join loaded_clean_lines
+    on ranked.user_id = loaded_clean_lines.user_id
+    and ranked.event_time = loaded_clean_lines.event_time
+    and ranked.line_hash = loaded_clean_lines.line_hash
+{%- endif %}

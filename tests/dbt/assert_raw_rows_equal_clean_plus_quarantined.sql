@@ -1,6 +1,10 @@
-{#- Nothing is lost silently: per file, raw data rows = clean rows + quarantined rows. -#}
+{#-
+    Nothing is lost silently: per file, landed raw rows = clean rows + quarantined rows.
+    stg_raw_events holds every data line of every loaded file (assert_every_raw_file_loaded checks
+    that no file was skipped; pytest recounts the lines of hand-made files independently).
+-#}
 with raw_rows as (
-    select source_file, count(*) as n from {{ ref('base_raw_event_lines') }} group by source_file
+    select source_file, count(*) as n from {{ ref('stg_raw_events') }} group by source_file
 ),
 
 clean_rows as (

@@ -1,0 +1,120 @@
+{#-
+    Incremental loading. New raw files are appended to stg_raw_events; every per-event model
+    below it then recomputes only the event dates from the earliest date the load touched
+    ("the reprocess window") and leaves older dates alone.
+
+    Each incremental table carries loaded_at, the start time of the dbt run that (re)computed the
+    row. A model's window is found from its input: the earliest date among input rows loaded after
+    the model's own latest loaded_at. A model that was skipped in an earlier run therefore catches
+    up on the next one, and a run with no new files does no work.
+-#}
+
+{% macro loaded_at() -%}
+    {#- One value per dbt run: every row (re)computed by this run carries it. -#}
+    {%- if execute -%}
+        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
+    {%- else -%}
+        {#- Parse time (and lint): the value is never used. -#}
+        cast(null as {{ dbt.type_timestamp() }})
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro reprocess_window_start(input_relation, date_expr, input_filter='true') -%}
+    {#- The first date to recompute in an incremental run, as a 'YYYY-MM-DD' string; none when
+        the input holds nothing loaded since this model's last run. Only call under is_incremental(). -#}
+    {% if not execute %}{{ return(none) }}{% endif %}
+    {% set query %}
+        select cast(min({{ date_expr }}) as varchar)
+        from {{ input_relation }}
+        where {{ input_filter }}
+            and loaded_at > (select coalesce(max(loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+    {% endset %}
+    {{ return(run_query(query).rows[0][0]) }}
+{%- endmacro %}
+
+
+{% macro event_window_start() -%}
+    {#- The reprocess window of a model downstream of stg_events (none on a full build). -#}
+    {% if not is_incremental() %}{{ return(none) }}{% endif %}
+    {{ return(reprocess_window_start(ref('stg_events'), 'event_date')) }}
+{%- endmacro %}
+
+
+{% macro event_window_filter(date_column, window_start) -%}
+    {#- The batch filter of a model downstream of stg_events: all rows on a full build, the rows
+        on or after the window start on an incremental one, none when nothing is new. -#}
+    {%- if not is_incremental() -%}
+        true
+    {%- elif window_start is none -%}
+        false
+    {%- else -%}
+        {{ date_column }} >= cast('{{ window_start }}' as date)
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro delete_sessions_in_event_window(session_time_column) -%}
+    {#- Pre-hook of the session-grained models. delete+insert on session_id replaces every session
+        the window touches; this also drops sessions whose id the window retired (a late
+        session-less event can merge two gap sessions). Such sessions start inside the window. -#}
+    {%- if is_incremental() -%}
+        {%- set window_start = event_window_start() -%}
+        {%- if window_start is not none -%}
+            delete from {{ this }} where {{ session_time_column }} >= cast('{{ window_start }}' as {{ dbt.type_timestamp() }})
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro touched_sessions_filter(window_start) -%}
+    {#- Sessions with an event in the window: recomputed whole, including their earlier events. -#}
+    {%- if not is_incremental() -%}
+        true
+    {%- elif window_start is none -%}
+        false
+    {%- else -%}
+        session_id in (
+            select session_id from {{ ref('stg_events') }}
+            where event_date >= cast('{{ window_start }}' as date)
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro in_list(column, values) -%}
+    {#- `column in ('a', 'b')`, or false for an empty list (SQL has no empty in-list). -#}
+    {%- if values -%}
+        {{ column }} in ({% for v in values %}'{{ v | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor %})
+    {%- else -%}
+        false
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro loaded_raw_event_files(relation) -%}
+    {#- The raw files loaded into relation (stg_raw_events); files with no data rows never appear. -#}
+    {% if not execute %}{{ return([]) }}{% endif %}
+    {{ return(run_query("select distinct source_file from " ~ relation ~ " order by 1").columns[0].values() | list) }}
+{%- endmacro %}
+
+
+{% macro check_lateness(window_start) -%}
+    {#- Late events (dated before days already loaded) are merged into their days, at the cost of
+        recomputing every day since. Beyond lookback_days that would approach a full rebuild, so
+        the build stops and says how to proceed instead of silently doing one. -#}
+    {% if not execute or window_start is none %}{{ return('') }}{% endif %}
+    {% set latest = run_query("select cast(max(event_date) as varchar) from " ~ this).rows[0][0] %}
+    {% if latest is not none %}
+        {% set lookback = var('lookback_days') | int %}
+        {% set earliest_allowed = (modules.datetime.date.fromisoformat(latest) - modules.datetime.timedelta(days=lookback)) | string %}
+        {% if window_start < earliest_allowed %}
+            {{ exceptions.raise_compiler_error(
+                "New raw files hold events dated " ~ window_start ~ ", more than lookback_days=" ~ lookback
+                ~ " days before the latest loaded date " ~ latest ~ ". Load them with a larger window, "
+                ~ "e.g. --vars '{lookback_days: " ~ ((modules.datetime.date.fromisoformat(latest) - modules.datetime.date.fromisoformat(window_start)).days) ~ "}', "
+                ~ "or rebuild everything with `dbt build --full-refresh`. Nothing after stg_raw_events was changed.") }}
+        {% endif %}
+    {% endif %}
+    {{ return('') }}
+{%- endmacro %}
