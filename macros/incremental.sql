@@ -118,3 +118,19 @@
     {% endif %}
     {{ return('') }}
 {%- endmacro %}
+
+
+{% macro loaded_since_this_model() -%}
+    {#- Filter on an input with loaded_at: its rows (re)computed since this model last loaded.
+        All rows on a full build. -#}
+    {%- if not is_incremental() -%}
+        true
+    {%- else -%}
+        {%- set latest = run_query("select cast(max(loaded_at) as varchar) from " ~ this).rows[0][0] if execute else none -%}
+        {%- if latest is none -%}
+            true
+        {%- else -%}
+            loaded_at > cast('{{ latest }}' as {{ dbt.type_timestamp() }})
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}

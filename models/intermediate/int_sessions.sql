@@ -13,12 +13,13 @@
     unique_key='session_id',
     pre_hook="{{ delete_sessions_in_event_window('session_end') }}"
 ) }}
-{%- set window_start = event_window_start() %}
 -- depends_on: {{ ref('stg_events') }}
 
 with session_products as (
+    -- int_session_products re-inserts every session it touches whole, so its newly loaded rows
+    -- are exactly the sessions to recompute here.
     select * from {{ ref('int_session_products') }}
-    where {{ touched_sessions_filter(window_start) }}
+    where {{ loaded_since_this_model() }}
 )
 
 select
