@@ -14,15 +14,17 @@ class MLConfig:
     horizon_days: int = 28
     # Empty / None: the latest snapshot date of the feature table (the last clean event date).
     prediction_date: dt.date | None = None
-    # Training rows drawn per snapshot (stratified by label, seeded). See docs/prediction.md.
-    train_sample_rows: int = 200_000
+    # Training rows per snapshot: every row of the rarer class (up to half of the cap) and at
+    # most majority_ratio rows of the other class per rare row, seeded. See docs/prediction.md.
+    train_sample_rows: int = 100_000
+    majority_ratio: int = 10
     # Evaluation rows drawn from the backtest snapshot (stratified, seeded); the metrics use them.
     eval_sample_rows: int = 500_000
     # Rows (class-balanced) and repeats of the permutation importance.
     importance_sample_rows: int = 4_000
     importance_repeats: int = 2
     # Rows per chunk when reading a snapshot for evaluation or scoring.
-    chunk_rows: int = 250_000
+    chunk_rows: int = 100_000
     # Below these, a snapshot is too small to learn from or to judge a model on.
     min_population: int = 100
     min_class_rows: int = 10
@@ -52,6 +54,8 @@ class MLConfig:
         for name in ("train_sample_rows", "eval_sample_rows", "importance_sample_rows"):
             if getattr(self, name) < 100:
                 raise ValueError(f"{name} must be >= 100, got {getattr(self, name)}")
+        if self.majority_ratio < 1:
+            raise ValueError(f"majority_ratio must be >= 1, got {self.majority_ratio}")
         if self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
         if self.chunk_rows < 1_000:

@@ -124,33 +124,54 @@ def population(source: SnapshotSource, spec: TargetSpec, as_of: dt.date) -> pd.D
     return frame
 
 
+def population_ids(source: SnapshotSource, spec: TargetSpec, as_of: dt.date) -> np.ndarray:
+    """The user_id of every user of the target's population at `as_of`, ascending."""
+    cursor = source.con.cursor()
+    try:
+        values = cursor.execute(
+            f"select user_id from {source.labels} "
+            f"where as_of_date = ? and {quote(spec.population)} order by user_id",
+            [as_of],
+        ).fetchnumpy()["user_id"]
+    finally:
+        cursor.close()
+    return np.asarray(values, dtype=np.int64)
+
+
 def iter_features(
     source: SnapshotSource,
     columns: list[str],
     as_of: dt.date,
     user_ids: np.ndarray,
     chunk_rows: int,
+    read: np.ndarray | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield (positions into user_ids, float32 feature matrix) chunks for the snapshot `as_of`.
 
     Users without a feature row get NaN features (imputed by the pipeline) rather than being
     dropped, so every user of the population gets a score. Infinite values become NaN.
+    `read`: a boolean mask over `columns`; only those are read, the others are NaN (for a model
+    that ignores them). Matrices are column-major (Fortran order): the boosted trees predict
+    several times faster on it, and each column is filled with one contiguous copy.
     """
+    wanted = np.ones(len(columns), dtype=bool) if read is None else np.asarray(read, dtype=bool)
+    selected = [c for c, keep in zip(columns, wanted, strict=True) if keep]
     cursor = source.con.cursor()
     name = f"__ml_user_ids_{next(_registration_ids)}"
     ids = pd.DataFrame({"user_id": np.asarray(user_ids, dtype=np.int64)})
     ids["position"] = np.arange(len(ids), dtype=np.int64)
     cursor.register(name, ids)
+    found = np.zeros(len(ids), dtype=bool)
     try:
-        # NULL -> NaN in SQL: converting columns without NULLs to numpy is 4x faster.
-        casts = ", ".join(
-            f"coalesce(try_cast(f.{quote(c)} as float), cast('nan' as float)) as {quote(c)}"
-            for c in columns
+        # NULL -> NaN in SQL: converting columns without NULLs to numpy is 4x faster. An inner
+        # join lets DuckDB hash the (small) id list and stream the feature table past it.
+        casts = "".join(
+            f", coalesce(try_cast(f.{quote(c)} as float), cast('nan' as float)) as {quote(c)}"
+            for c in selected
         )
         result = cursor.execute(
-            f"select ids.position, {casts} from {name} as ids "
-            f"left join {source.features} as f "
-            f"on f.user_id = ids.user_id and f.as_of_date = ?",
+            f"select ids.position{casts} from {source.features} as f "
+            f"inner join {name} as ids on f.user_id = ids.user_id where f.as_of_date = ?",
             [as_of],
         )
         vectors = max(1, chunk_rows // VECTOR_ROWS)
@@ -158,12 +179,21 @@ def iter_features(
             chunk = result.fetch_df_chunk(vectors)
             if len(chunk) == 0:
                 break
-            matrix = np.array(chunk[columns].to_numpy(dtype=np.float32), copy=True)
+            matrix = np.full((len(chunk), len(columns)), np.nan, dtype=np.float32, order="F")
+            for j in np.flatnonzero(wanted):
+                matrix[:, j] = chunk[columns[j]].to_numpy(dtype=np.float32)
             matrix[np.isinf(matrix)] = np.nan
-            yield chunk["position"].to_numpy(dtype=np.int64), matrix
+            positions = chunk["position"].to_numpy(dtype=np.int64)
+            found[positions] = True
+            yield positions, matrix
     finally:
         cursor.unregister(name)
         cursor.close()
+    # Users without a feature row at as_of: all-NaN rows, in chunks as well.
+    missing = np.flatnonzero(~found)
+    for start in range(0, len(missing), chunk_rows):
+        positions = missing[start : start + chunk_rows]
+        yield positions, np.full((len(positions), len(columns)), np.nan, np.float32, order="F")
 
 
 def load_features(
@@ -171,10 +201,10 @@ def load_features(
     columns: list[str],
     as_of: dt.date,
     user_ids: np.ndarray,
-    chunk_rows: int = 250_000,
+    chunk_rows: int = 100_000,
 ) -> np.ndarray:
     """The float32 feature matrix of `user_ids` at `as_of`, rows in the order of user_ids."""
-    matrix = np.full((len(user_ids), len(columns)), np.nan, dtype=np.float32)
+    matrix = np.full((len(user_ids), len(columns)), np.nan, dtype=np.float32, order="F")
     for positions, chunk in iter_features(source, columns, as_of, user_ids, chunk_rows):
         matrix[positions] = chunk
     return matrix

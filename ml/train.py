@@ -17,7 +17,7 @@ import datetime as dt
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import duckdb
 import numpy as np
@@ -36,11 +36,12 @@ from ml.data import (
     last_label_date,
     load_features,
     population,
+    population_ids,
     snapshot_dates,
 )
 from ml.evaluate import classification_metrics, permutation_importances
-from ml.pipelines import MODEL_KINDS, PRIMARY_MODEL, make_pipeline
-from ml.sampling import balanced_sample, stratified_sample
+from ml.pipelines import MODEL_KINDS, PRIMARY_MODEL, input_positions, make_pipeline
+from ml.sampling import balanced_sample, case_control_sample, log_odds_shift, stratified_sample
 
 EVALUATION = "backtest"
 LONG_COLUMNS = {
@@ -144,11 +145,27 @@ def check_snapshot(frame: pd.DataFrame, name: str, as_of: dt.date, config: MLCon
         )
 
 
-def fit_models(
-    kinds: tuple[str, ...], features: np.ndarray, label: np.ndarray, seed: int
-) -> dict[str, Pipeline]:
+@dataclass(frozen=True)
+class TrainingSample:
+    """Feature rows and labels to fit on, and the log-odds shift back to the population."""
+
+    features: np.ndarray
+    label: np.ndarray
+    log_odds_shift: float
+
+
+def training_rows(label: np.ndarray, config: MLConfig) -> tuple[np.ndarray, float]:
+    """Rows of the seeded case-control training sample and their log-odds shift."""
+    rows = case_control_sample(label, config.train_sample_rows, config.majority_ratio, config.seed)
+    return rows, log_odds_shift(label, rows)
+
+
+def fit_models(kinds: tuple[str, ...], sample: TrainingSample, seed: int) -> dict[str, Pipeline]:
     """Fit one fresh pipeline of each kind on the same rows."""
-    return {kind: make_pipeline(kind, seed).fit(features, label) for kind in kinds}
+    return {
+        kind: make_pipeline(kind, seed, sample.log_odds_shift).fit(sample.features, sample.label)
+        for kind in kinds
+    }
 
 
 def load_training_sample(
@@ -157,11 +174,33 @@ def load_training_sample(
     frame: pd.DataFrame,
     as_of: dt.date,
     config: MLConfig,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Features and labels of a seeded, stratified sample of at most train_sample_rows users."""
+) -> TrainingSample:
+    """Features and labels of the seeded case-control sample (see ml.sampling) of `frame`."""
     label = frame["label"].to_numpy(dtype=bool)
-    rows = stratified_sample(label, config.train_sample_rows, config.seed)
-    return load_features(source, columns, as_of, frame["user_id"].to_numpy()[rows]), label[rows]
+    rows, shift = training_rows(label, config)
+    features = load_features(
+        source, columns, as_of, frame["user_id"].to_numpy()[rows], config.chunk_rows
+    )
+    return TrainingSample(features, label[rows], shift)
+
+
+def used_columns(pipeline: Pipeline, n_features: int) -> np.ndarray:
+    """Boolean mask of the input columns a fitted pipeline reads (the others can be NaN)."""
+    return input_positions(pipeline[:-1], n_features) >= 0
+
+
+def locate(sorted_values: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index into sorted_values, found) for each of `values`."""
+    at = np.minimum(np.searchsorted(sorted_values, values), max(len(sorted_values) - 1, 0))
+    found = sorted_values[at] == values if len(sorted_values) else np.zeros(len(values), bool)
+    return at, found
+
+
+def take_rows(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """matrix[rows] in column-major order (fancy indexing would return row-major)."""
+    if rows.dtype == bool and rows.all():
+        return matrix
+    return np.asfortranarray(matrix[rows])
 
 
 def score_users(
@@ -169,36 +208,26 @@ def score_users(
     columns: list[str],
     as_of: dt.date,
     user_ids: np.ndarray,
-    pipelines: dict[str, Pipeline],
+    pipeline: Pipeline,
     chunk_rows: int,
-) -> dict[str, np.ndarray]:
-    """P(label) of every user for each pipeline, read and scored chunk by chunk."""
-    scores = {kind: np.zeros(len(user_ids), dtype=np.float64) for kind in pipelines}
-    for positions, features in iter_features(source, columns, as_of, user_ids, chunk_rows):
-        for kind, pipeline in pipelines.items():
-            scores[kind][positions] = pipeline.predict_proba(features)[:, 1]
+) -> np.ndarray:
+    """P(label) of every user, read (only the columns the pipeline uses) and scored by chunk."""
+    scores = np.zeros(len(user_ids), dtype=np.float64)
+    read = used_columns(pipeline, len(columns))
+    for positions, features in iter_features(source, columns, as_of, user_ids, chunk_rows, read):
+        scores[positions] = pipeline.predict_proba(features)[:, 1]
     return scores
 
 
 def record_metrics(
     run: TargetRun,
-    source: SnapshotSource,
-    columns: list[str],
-    evaluate: pd.DataFrame,
-    as_of: dt.date,
-    pipelines: dict[str, Pipeline],
+    judged: pd.DataFrame,
+    scores: dict[str, np.ndarray],
     baselines: dict[str, Scorer],
-    config: MLConfig,
 ) -> None:
-    """Every metric of every model and baseline on (a stratified sample of) the snapshot."""
-    rows = stratified_sample(
-        evaluate["label"].to_numpy(dtype=bool), config.eval_sample_rows, config.seed
-    )
-    judged = evaluate.iloc[rows].reset_index(drop=True)
+    """Every metric of every model and baseline on the judged rows (scores in their order)."""
     run.details["evaluation_rows"] = len(judged)
-    user_ids = judged["user_id"].to_numpy()
-    scores = score_users(source, columns, as_of, user_ids, pipelines, config.chunk_rows)
-    scores.update({name: scorer(judged) for name, scorer in baselines.items()})
+    scores = {**scores, **{name: scorer(judged) for name, scorer in baselines.items()}}
     label = judged["label"].to_numpy(dtype=bool)
     for name, probability in scores.items():
         for metric, value in classification_metrics(label, probability).items():
@@ -231,7 +260,7 @@ def record_importance(
         )
 
 
-def backtest_and_refit(
+def backtest(
     run: TargetRun,
     source: SnapshotSource,
     columns: list[str],
@@ -240,23 +269,41 @@ def backtest_and_refit(
     pipelines: dict[str, Pipeline],
     baselines: dict[str, Scorer],
     config: MLConfig,
-) -> Pipeline:
-    """Judge on snapshot D - H, then refit the production model on it.
+) -> TrainingSample:
+    """Judge on snapshot D - H; return the training sample of the production refit on it.
 
-    The snapshot is read twice: once in chunks for the metrics, once for the rows of the
-    importance sample and of the production training sample together.
+    The snapshot is read once, in chunks: the rows of the (stratified) evaluation sample are
+    scored chunk by chunk, and only the rows of the importance sample and of the production
+    training sample are kept in memory.
     """
-    record_metrics(run, source, columns, evaluate, plan.evaluate, pipelines, baselines, config)
     label = evaluate["label"].to_numpy(dtype=bool)
+    judged = stratified_sample(label, config.eval_sample_rows, config.seed)
     importance_rows = balanced_sample(label, config.importance_sample_rows, config.seed)
-    production_rows = stratified_sample(label, config.train_sample_rows, config.seed)
-    rows = np.union1d(importance_rows, production_rows)
-    features = load_features(source, columns, plan.evaluate, evaluate["user_id"].to_numpy()[rows])
-    at = np.searchsorted(rows, importance_rows)
-    record_importance(run, pipelines, features[at], label[importance_rows], columns, config)
-    at = np.searchsorted(rows, production_rows)
+    production_rows, shift = training_rows(label, config)
+    kept = np.union1d(importance_rows, production_rows)
+    rows = np.union1d(judged, kept)
+    user_ids = evaluate["user_id"].to_numpy()[rows]
+    scores = {kind: np.zeros(len(judged), dtype=np.float64) for kind in pipelines}
+    kept_features = np.full((len(kept), len(columns)), np.nan, dtype=np.float32, order="F")
+    for positions, features in iter_features(
+        source, columns, plan.evaluate, user_ids, config.chunk_rows
+    ):
+        chunk = rows[positions]
+        at, found = locate(judged, chunk)
+        if found.any():
+            sub = take_rows(features, found)
+            for kind, pipeline in pipelines.items():
+                scores[kind][at[found]] = pipeline.predict_proba(sub)[:, 1]
+        at, found = locate(kept, chunk)
+        kept_features[at[found]] = features[found]
+    record_metrics(run, evaluate.iloc[judged].reset_index(drop=True), scores, baselines)
+    at = np.searchsorted(kept, importance_rows)
+    record_importance(
+        run, pipelines, take_rows(kept_features, at), label[importance_rows], columns, config
+    )
+    at = np.searchsorted(kept, production_rows)
     run.details["production_train_rows"] = len(production_rows)
-    return make_pipeline(PRIMARY_MODEL, config.seed).fit(features[at], label[production_rows])
+    return TrainingSample(take_rows(kept_features, at), label[production_rows], shift)
 
 
 def score_prediction_date(
@@ -269,11 +316,8 @@ def score_prediction_date(
     config: MLConfig,
 ) -> None:
     """Score every user of the population at D with the production pipeline."""
-    scored = population(source, spec, plan.score)
-    user_ids = scored["user_id"].to_numpy()
-    probability = score_users(
-        source, columns, plan.score, user_ids, {PRIMARY_MODEL: pipeline}, config.chunk_rows
-    )[PRIMARY_MODEL]
+    user_ids = population_ids(source, spec, plan.score)
+    probability = score_users(source, columns, plan.score, user_ids, pipeline, config.chunk_rows)
     run.predictions = pd.DataFrame(
         {"user_id": user_ids, "as_of_date": plan.score, "probability": probability}
     )
@@ -301,26 +345,26 @@ def _run(run: TargetRun, spec: TargetSpec, source: SnapshotSource, config: MLCon
         raise DegenerateData("the feature table has no numeric feature column")
     run.details["feature_count"] = len(columns)
 
+    # Populations run to millions of users: one frame at a time.
     train = population(source, spec, plan.train)
     check_snapshot(train, "training", plan.train, config)
-    evaluate = population(source, spec, plan.evaluate)
-    check_snapshot(evaluate, "backtest", plan.evaluate, config)
-    run.details.update(
-        train_population=len(train),
-        train_positives=int(train["label"].sum()),
-        evaluation_population=len(evaluate),
-    )
+    run.details.update(train_population=len(train), train_positives=int(train["label"].sum()))
     # Backtest: fit on D - 2H (one read of the training sample for both models).
-    features, label = load_training_sample(source, columns, train, plan.train, config)
-    run.details["train_rows"] = len(label)
-    pipelines = fit_models(MODEL_KINDS, features, label, config.seed)
-    del features
+    sample = load_training_sample(source, columns, train, plan.train, config)
+    run.details["train_rows"] = len(sample.label)
+    pipelines = fit_models(MODEL_KINDS, sample, config.seed)
     baselines = fit_baselines(
         spec.name, train, train["label"].to_numpy(dtype=bool), config.horizon_days
     )
-    production = backtest_and_refit(
-        run, source, columns, evaluate, plan, pipelines, baselines, config
-    )
+    del sample, train
+    evaluate = population(source, spec, plan.evaluate)
+    check_snapshot(evaluate, "backtest", plan.evaluate, config)
+    run.details["evaluation_population"] = len(evaluate)
+    sample = backtest(run, source, columns, evaluate, plan, pipelines, baselines, config)
+    del pipelines, baselines, evaluate
+    # Production: refit on D - H, score everyone at D.
+    production = fit_models((PRIMARY_MODEL,), sample, config.seed)[PRIMARY_MODEL]
+    del sample
     score_prediction_date(run, spec, source, columns, plan, production, config)
 
 
@@ -376,18 +420,59 @@ def to_long_table(run: TargetRun) -> pd.DataFrame:
     return table.astype(LONG_COLUMNS)
 
 
+def to_long_relation(con: duckdb.DuckDBPyConnection, run: TargetRun) -> duckdb.DuckDBPyRelation:
+    """to_long_table(run) as a DuckDB relation on `con`: same columns, types and rows.
+
+    The predictions (a row per user: millions at full scale) go in as two numeric columns and
+    DuckDB adds the constant ones, instead of building string columns in pandas (seconds).
+    """
+    others = con.from_df(to_long_table(replace(run, predictions=run.predictions.iloc[0:0])))
+    if len(run.predictions) == 0:
+        return others
+    # Every prediction of a run is at the prediction date D.
+    as_of = pd.Timestamp(run.predictions["as_of_date"].iloc[0])
+    predictions = pd.DataFrame(
+        {
+            "user_id": run.predictions["user_id"].to_numpy(dtype=np.int64),
+            "value": run.predictions["probability"].to_numpy(dtype=np.float64),
+        }
+    )
+    text = _sql_string
+    constant = {
+        "record_type": f"cast({text('prediction')} as varchar)",
+        "target": f"cast({text(run.target)} as varchar)",
+        "user_id": "user_id",
+        "as_of_date": f"cast({text(as_of.strftime('%Y-%m-%d %H:%M:%S'))} as timestamp)",
+        "model": f"cast({text(PRIMARY_MODEL)} as varchar)",
+        "is_baseline": "cast(null as boolean)",
+        "evaluation": "cast(null as varchar)",
+        "name": "cast(null as varchar)",
+        "value": "value",
+        "value_std": "cast(null as double)",
+        "text": "cast(null as varchar)",
+    }
+    projection = ", ".join(f"{constant[c]} as {c}" for c in LONG_COLUMNS)
+    return con.from_df(predictions).project(projection).union(others)
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 def dbt_model(
     session: duckdb.DuckDBPyConnection,
     target: str,
     features: duckdb.DuckDBPyRelation,
     labels: duckdb.DuckDBPyRelation,
     settings: Mapping[str, object],
-) -> pd.DataFrame:
+) -> duckdb.DuckDBPyRelation:
     """Body of the dbt Python models ml_<target>_training.
 
     The model file itself must call dbt.ref() and dbt.config.meta_get("<key>") with literal
     arguments: dbt finds dependencies and the meta keys to pass by parsing the model file, so a
-    meta_get inside this package would silently return None.
+    meta_get inside this package would silently return None. The result is a DuckDB relation on
+    `session`, which dbt-duckdb materializes with `create table ... as select`.
     """
     source = SnapshotSource.from_relations(session, features, labels)
-    return to_long_table(run_target(source, target, MLConfig.from_meta(settings.get)))
+    run = run_target(source, target, MLConfig.from_meta(settings.get))
+    return to_long_relation(session, run)

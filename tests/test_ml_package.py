@@ -8,8 +8,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
 from sklearn.metrics import roc_auc_score
 
+from ml import evaluate
 from ml.baselines import (
     BGNBDParams,
     bgnbd_log_likelihood,
@@ -18,16 +21,36 @@ from ml.baselines import (
     fit_bgnbd,
 )
 from ml.config import MLConfig
-from ml.data import TARGETS, SnapshotSource, feature_columns, load_features, population
-from ml.evaluate import METRIC_NAMES, classification_metrics, lift_at, precision_at, rank_auc
-from ml.pipelines import make_pipeline
-from ml.sampling import balanced_sample, stratified_sample
+from ml.data import (
+    TARGETS,
+    SnapshotSource,
+    feature_columns,
+    iter_features,
+    load_features,
+    population,
+)
+from ml.evaluate import (
+    METRIC_NAMES,
+    classification_metrics,
+    lift_at,
+    permutation_importances,
+    precision_at,
+    rank_auc,
+)
+from ml.pipelines import MeanImputer, input_positions, make_pipeline
+from ml.sampling import (
+    balanced_sample,
+    case_control_sample,
+    log_odds_shift,
+    stratified_sample,
+)
 from ml.train import (
     DegenerateData,
     fit_models,
     load_training_sample,
     plan_snapshots,
     run_target,
+    to_long_relation,
     to_long_table,
 )
 
@@ -216,8 +239,8 @@ def test_training_rows_at_t_ignore_everything_after_t(snapshots) -> None:
         train = population(source, spec, plan.train)
         columns = feature_columns(source)
         matrix = load_features(source, columns, plan.train, train["user_id"].to_numpy())
-        sample, label = load_training_sample(source, columns, train, plan.train, FAST)
-        pipeline = fit_models(("hist_gradient_boosting",), sample, label, FAST.seed)[
+        sample = load_training_sample(source, columns, train, plan.train, FAST)
+        pipeline = fit_models(("hist_gradient_boosting",), sample, FAST.seed)[
             "hist_gradient_boosting"
         ]
         frames.append((train, matrix, pipeline.predict_proba(np.nan_to_num(matrix))[:, 1]))
@@ -272,6 +295,19 @@ def test_long_table_types_are_stable(churn_run) -> None:
     assert set(table["record_type"]) == {"prediction", "metric", "importance", "run"}
     assert str(table["user_id"].dtype) == "Int64"
     assert table.loc[table["record_type"] == "prediction", "value"].between(0, 1).all()
+
+
+def test_long_relation_for_dbt_equals_the_long_table(snapshots, churn_run) -> None:
+    features, labels = snapshots
+    skipped = run_target(make_source(features.iloc[0:0], labels), "churn", FAST)
+    con = duckdb.connect()
+    for run in (churn_run, skipped):
+        relation = to_long_relation(con, run)
+        expected = con.from_df(to_long_table(run))
+        assert relation.columns == expected.columns and relation.types == expected.types
+        assert len(relation) == len(expected)
+        assert relation.except_(expected).fetchall() == []
+        assert expected.except_(relation).fetchall() == []
 
 
 def test_stratified_sample_keeps_class_shares_and_is_seeded() -> None:
@@ -369,18 +405,110 @@ def test_rank_auc_equals_sklearn_with_ties() -> None:
 @pytest.mark.parametrize("kind", ["hist_gradient_boosting", "logistic_regression"])
 def test_preprocessing_is_columnwise_so_shuffled_importance_is_exact(kind: str) -> None:
     """permutation_importances shuffles transformed columns: valid only if every step before
-    the estimator maps each column on its own."""
+    the estimator maps each column on its own (or drops it, which input_positions tracks)."""
     rng = np.random.default_rng(4)
     x = rng.lognormal(size=(300, 5))
     x[rng.random(x.shape) < 0.2] = np.nan
+    x[:, 3] = x[:, 1]  # a duplicate and a constant column: the trees drop them
+    x[:, 4] = 7.0
     y = rng.random(300) < 0.4
     preprocess = make_pipeline(kind, seed=1).fit(x, y)[:-1]
+    positions = input_positions(preprocess, 5)
+    if kind == "hist_gradient_boosting":
+        assert list(positions) == [0, 1, 2, -1, -1]
     order = rng.permutation(300)
     shuffled = x.copy()
     shuffled[:, 2] = x[order, 2]
     expected = preprocess.transform(x)
-    expected[:, 2] = expected[order, 2]
+    expected[:, positions[2]] = expected[order, positions[2]]
     np.testing.assert_allclose(preprocess.transform(shuffled), expected)
+
+
+def test_dropping_constant_and_duplicate_columns_keeps_the_same_boosted_model() -> None:
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(2_000, 6))
+    x[:, 4] = x[:, 1]
+    x[:, 5] = 0.0
+    y = rng.random(2_000) < 1 / (1 + np.exp(-x[:, 0] - x[:, 1]))
+    pipeline = make_pipeline("hist_gradient_boosting", seed=3).fit(x, y)
+    assert list(pipeline.named_steps["distinct"].kept_) == [0, 1, 2, 3]
+    plain = pipeline.named_steps["model"].estimator
+    plain = HistGradientBoostingClassifier(**plain.get_params()).fit(x, y)
+    np.testing.assert_allclose(pipeline.predict_proba(x), plain.predict_proba(x), rtol=1e-12)
+
+
+def test_mean_imputer_matches_sklearn_and_keeps_order() -> None:
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(500, 4)).astype(np.float32)
+    x[rng.random(x.shape) < 0.3] = np.nan
+    x[:, 3] = np.nan
+    x = np.asfortranarray(x)
+    ours = MeanImputer().fit(x).transform(x)
+    theirs = SimpleImputer(strategy="mean", keep_empty_features=True).fit(x).transform(x)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    assert ours.dtype == np.float32 and ours.flags.f_contiguous
+    assert (ours[:, 3] == 0).all()
+
+
+def test_case_control_sample_keeps_the_rare_class_and_caps_the_rest() -> None:
+    labels = np.r_[np.ones(300, bool), np.zeros(9_700, bool)]
+    rows = case_control_sample(labels, cap=5_000, majority_ratio=10, seed=1)
+    assert labels[rows].sum() == 300 and len(rows) == 300 + 3_000
+    np.testing.assert_array_equal(rows, case_control_sample(labels, 5_000, 10, seed=1))
+    rows = case_control_sample(labels, cap=1_000, majority_ratio=10, seed=1)
+    assert labels[rows].sum() == 300 and len(rows) == 1_000
+    # Nothing to drop: every row, in order.
+    few = np.r_[np.ones(300, bool), np.zeros(2_000, bool)]
+    np.testing.assert_array_equal(case_control_sample(few, 5_000, 10, seed=1), np.arange(2_300))
+    # The rare class may be the negative one.
+    rows = case_control_sample(~labels, cap=5_000, majority_ratio=2, seed=1)
+    assert labels[rows].sum() == 300 and len(rows) == 900  # rare: False in ~labels
+
+
+@pytest.mark.parametrize("kind", ["hist_gradient_boosting", "logistic_regression"])
+def test_log_odds_shift_gives_population_probabilities(kind: str) -> None:
+    """Fit on every positive and a tenth of the negatives, then shift: probabilities are those
+    of the population (calibrated on average), and the ranking is untouched by the shift."""
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(40_000, 3))
+    y = rng.random(40_000) < 1 / (1 + np.exp(-(-4.0 + 1.5 * x[:, 0])))
+    rows = case_control_sample(y, cap=40_000, majority_ratio=5, seed=2)
+    shift = log_odds_shift(y, rows)
+    assert shift < -1.0 and log_odds_shift(y, np.arange(len(y))) == 0.0
+    shifted = make_pipeline(kind, 2, shift).fit(x[rows], y[rows]).predict_proba(x)[:, 1]
+    unshifted = make_pipeline(kind, 2).fit(x[rows], y[rows]).predict_proba(x)[:, 1]
+    assert shifted.mean() == pytest.approx(y.mean(), rel=0.1)
+    assert unshifted.mean() > 2 * y.mean()
+    assert rank_auc(y, shifted) == pytest.approx(rank_auc(y, unshifted), abs=1e-9)
+
+
+def test_tree_rescoring_gives_the_same_importance_as_full_predictions(monkeypatch) -> None:
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(3_000, 8))
+    x[:, 6] = x[:, 2]
+    y = rng.random(3_000) < 1 / (1 + np.exp(-x[:, 0] + 0.5 * x[:, 1] * x[:, 3]))
+    names = [f"f{j}" for j in range(8)]
+    pipeline = make_pipeline("hist_gradient_boosting", seed=5).fit(x, y)
+    fast = permutation_importances(pipeline, x, y, names, repeats=2, seed=6)
+    monkeypatch.setattr(evaluate._Rescorer, "_trees", staticmethod(lambda model: None))
+    slow = permutation_importances(pipeline, x, y, names, repeats=2, seed=6)
+    pd.testing.assert_frame_equal(fast, slow, atol=1e-12)
+    assert fast.loc[6, "importance"] == 0.0  # the duplicate is never split on
+    assert fast["importance"].idxmax() == 0
+
+
+def test_iter_features_reads_only_the_selected_columns(snapshots) -> None:
+    source = make_source(*snapshots)
+    columns = feature_columns(source)
+    read = np.array([c in ("loyalty_signal", "is_mobile") for c in columns])
+    ids = np.array([3, 1, 2, 999_999])
+    chunks = list(iter_features(source, columns, DATES[0], ids, chunk_rows=1_000, read=read))
+    positions = np.concatenate([p for p, _ in chunks])
+    matrix = np.vstack([m for _, m in chunks])[np.argsort(positions)]
+    full = load_features(source, columns, DATES[0], ids)
+    assert matrix.flags.f_contiguous or len(chunks) > 1
+    np.testing.assert_array_equal(matrix[:, read], full[:, read])
+    assert np.isnan(matrix[:, ~read]).all() and np.isnan(full[3]).all()
 
 
 def test_users_without_a_feature_row_are_still_scored(snapshots) -> None:

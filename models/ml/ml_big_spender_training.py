@@ -15,6 +15,7 @@ def model(dbt, session):
         "horizon_days": dbt.config.meta_get("horizon_days"),
         "prediction_date": dbt.config.meta_get("prediction_date"),
         "train_sample_rows": dbt.config.meta_get("train_sample_rows"),
+        "majority_ratio": dbt.config.meta_get("majority_ratio"),
         "eval_sample_rows": dbt.config.meta_get("eval_sample_rows"),
         "seed": dbt.config.meta_get("seed"),
     }
