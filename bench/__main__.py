@@ -34,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--sizes", default="1M", help="comma-separated, e.g. 1M,10M,42.4M")
     parser.add_argument("--repeats", type=int, default=2, help="runs per measurement (median)")
+    parser.add_argument(
+        "--large-repeats",
+        type=int,
+        default=None,
+        help="runs per measurement for sizes of 20M rows or more (default: --repeats)",
+    )
     parser.add_argument("--cache-dir", type=Path, default=REPO_DIR / "bench" / "cache")
     parser.add_argument("--out", type=Path, default=REPO_DIR / "BENCHMARKS.md")
     parser.add_argument("--seed", type=int, default=42, help="generator seed")
@@ -62,8 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
-    if args.repeats < 1:
-        raise SystemExit("--repeats must be at least 1")
+    if args.repeats < 1 or (args.large_repeats is not None and args.large_repeats < 1):
+        raise SystemExit("--repeats and --large-repeats must be at least 1")
     sizes = parse_sizes(args.sizes)
     cache_dir = args.cache_dir.resolve()
     work_dir = (args.work_dir or cache_dir / "work").resolve()
@@ -76,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         threads=args.threads,
         memory_limit=args.memory_limit,
         repeats=args.repeats,
+        large_repeats=args.repeats if args.large_repeats is None else args.large_repeats,
         timeout_s=args.timeout_min * 60,
         max_rss_bytes=int(args.max_rss_gb * 1e9),
         keep_work=args.keep_work,

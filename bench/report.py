@@ -132,7 +132,9 @@ def machine_section(run: RunResult) -> list[str]:
         f"| pandas / numpy | {version('pandas')} / {version('numpy')} |",
         f"| dbt threads / DuckDB memory_limit | {s.threads} / {s.memory_limit} |",
         f"| dbt project measured | {project} |",
-        f"| run | {started}, {minutes:.1f} min, {s.repeats} repeat(s) per measurement |",
+        f"| run | {started}, {minutes:.1f} min, {s.repeats} repeat(s) per measurement"
+        + ("" if s.large_repeats == s.repeats else f" ({s.large_repeats} from 20M rows)")
+        + " |",
         f"| load average (1/5/15 min) before / after | "
         f"{' '.join(f'{x:.1f}' for x in run.load_before)} / "
         f"{' '.join(f'{x:.1f}' for x in run.load_after)} |",

@@ -18,6 +18,7 @@ from bench.measure import Measurement, run_measured
 REPO_DIR = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 DBT = str(Path(sys.executable).with_name("dbt"))
+LARGE_ROWS = 20_000_000  # sizes from here on use --large-repeats
 NOTHING_SELECTED = "bench_selects_no_model"
 ML_EXCLUDE = ["--exclude", "path:models/ml+"]
 
@@ -43,9 +44,13 @@ class Settings:
     threads: int
     memory_limit: str
     repeats: int
+    large_repeats: int
     timeout_s: float
     max_rss_bytes: int
     keep_work: bool = False
+
+    def repeats_for(self, rows: int) -> int:
+        return self.large_repeats if rows >= LARGE_ROWS else self.repeats
 
 
 @dataclass
@@ -223,7 +228,7 @@ class Runner:
         result = RunResult(self.s, [SizeResult(d) for d in datasets], self.commands, time.time())
         result.load_before = os.getloadavg()
         for size in result.sizes:
-            for repeat in range(self.s.repeats):
+            for repeat in range(self.s.repeats_for(size.data.size.rows)):
                 self.run_floors(size, repeat)
                 self.run_dbt(size, repeat)
                 self.run_no_ml_and_pandas(size, repeat)
