@@ -4,29 +4,37 @@
     The model generates its SQL from this catalogue, and scripts/generate_feature_docs.py
     generates the models' YAML (column docs and contract types) from it, so the two cannot drift.
 
-    Families and the CTE of int_customer_feature_snapshots they aggregate, per (as_of_date, user_id)
-    (feature_families()):
-      activity       user_days           int_user_days rows on or before the as-of date
+    Families (the order of the columns) and the CTE of int_customer_feature_snapshots each feature
+    aggregates per (as_of_date, user_id) (its source: the family's, unless the feature names one):
+      activity       user_days           int_user_days rows on or before the as-of date, with the
+                                         day's viewed value (sum of views x price) and highest
+                                         purchased price from int_value_user_day_items
       sessions       snapshot_sessions   sessions truncated at the end of the as-of date
-      products, categories, brands       one row per key the user touched, at its last touch
-                     (product_touches, category_touches, brand_touches)
-      items          snapshot_items      int_value_user_day_items rows, with the category's mean view price
-      category_mix   ranked_categories   the user's top-level categories ranked by events / revenue
+      products, categories, brands
+                     product_touches, category_touches, brand_touches: one row per key the user
+                                         touched on or before the as-of date, days_ago of its last
+                                         touch; category_touches also holds the user's views and
+                                         purchases of the category (and their values) up to the
+                                         as-of date, and the category's mean view price (all users)
+      items          user_days (mean and highest prices), category_touches (price indexes)
+      category_mix   user_categories     one row per top-level category the user touched, with its
+                                         events and revenue up to the as-of date
       purchase_gaps  snapshot_purchases  purchase days on or before the as-of date, with the gap before each
       derived        (none)              ratios and trends computed from the features above
-    In every source, days_ago = days from the row's date to the as-of date (0 = the as-of date).
+    In every dated source, days_ago = days from the row's date to the as-of date (0 = the as-of date).
 -#}
 
 {% macro feature_families() -%}
-    {#- (family, CTE of int_customer_feature_snapshots it aggregates); derived has none. -#}
+    {#- (family, CTE of int_customer_feature_snapshots its features aggregate unless they name
+        another); derived has none. -#}
     {{ return([
         ('activity', 'user_days'),
         ('sessions', 'snapshot_sessions'),
         ('products', 'product_touches'),
         ('categories', 'category_touches'),
         ('brands', 'brand_touches'),
-        ('items', 'snapshot_items'),
-        ('category_mix', 'ranked_categories'),
+        ('items', 'category_touches'),
+        ('category_mix', 'user_categories'),
         ('purchase_gaps', 'snapshot_purchases'),
         ('derived', none),
     ]) }}
@@ -54,8 +62,9 @@
 {%- endmacro %}
 
 
-{% macro feature_def(name, sql, data_type, description, fill=none, nested=none) -%}
-    {{ return({'name': name, 'sql': sql, 'data_type': data_type, 'description': description, 'fill': fill, 'nested': nested}) }}
+{% macro feature_def(name, sql, data_type, description, fill=none, nested=none, source=none) -%}
+    {#- source: the CTE the sql aggregates, when not the family's. -#}
+    {{ return({'name': name, 'sql': sql, 'data_type': data_type, 'description': description, 'fill': fill, 'nested': nested, 'source': source}) }}
 {%- endmacro %}
 
 
@@ -135,32 +144,33 @@
         {% endfor %}
     {% endfor %}
 
-    {#- items: int_value_user_day_items rows with the category's mean view price -#}
+    {#- items: prices of the items the user viewed and bought -#}
     {% for w in windows %}
         {% do fam['items'].append(feature_def('mean_viewed_price_' ~ w.suffix,
-            'sum(' ~ feature_when(w, 'views * price') ~ ') / nullif(sum(' ~ feature_when(w, 'views') ~ '), 0)', 'double',
-            'Mean price of viewed items (per view event) ' ~ w.label ~ '; null without a view.')) %}
+            'sum(' ~ feature_when(w, 'viewed_value') ~ ') / nullif(sum(' ~ feature_when(w, 'views') ~ '), 0)', 'double',
+            'Mean price of viewed items (per view event) ' ~ w.label ~ '; null without a view.', source='user_days')) %}
     {% endfor %}
     {% do fam['items'].append(feature_def('viewed_price_index_all',
-        'sum(case when category_view_price > 0 then views * price / category_view_price end) / nullif(sum(case when category_view_price > 0 then views end), 0)', 'double',
+        'sum(case when category_view_price > 0 then viewed_value / category_view_price end) / nullif(sum(case when category_view_price > 0 then views end), 0)', 'double',
         "Price level of viewed items: mean over view events of price / the category's mean view price (all users, all history up to the as-of date). 1 = typical, below 1 = cheaper than the category.")) %}
     {% do fam['items'].append(feature_def('purchased_price_index_all',
-        'sum(case when category_view_price > 0 then purchases * price / category_view_price end) / nullif(sum(case when category_view_price > 0 then purchases end), 0)', 'double',
+        'sum(case when category_view_price > 0 then purchased_value / category_view_price end) / nullif(sum(case when category_view_price > 0 then purchases end), 0)', 'double',
         "Price level of bought items: mean over purchase events of price / the category's mean view price up to the as-of date; null without a purchase.")) %}
-    {% do fam['items'].append(feature_def('max_purchased_price_all', 'max(case when purchases > 0 then price end)', 'double',
-        'Highest price paid for one item over all history up to the as-of date; null without a purchase.')) %}
+    {% do fam['items'].append(feature_def('max_purchased_price_all', 'max(max_purchased_price)', 'double',
+        'Highest price paid for one item over all history up to the as-of date; null without a purchase.', source='user_days')) %}
 
-    {#- category_mix: the user's top-level categories (category_code's first segment), ranked -#}
+    {#- category_mix: the user's top-level categories (category_code's first segment), ranked by events / revenue
+        (the largest values: ties between categories do not change the shares) -#}
     {% do fam['category_mix'].append(feature_def('top_category_event_share_all',
-        'sum(case when event_rank = 1 then events end) / nullif(sum(events), 0)', 'double',
+        'max(events) / nullif(sum(events), 0)', 'double',
         "Share of the user's events (with a known top-level category) in their most active top-level category, all history up to the as-of date.")) %}
     {% do fam['category_mix'].append(feature_def('top_categories_event_share_all',
-        'sum(case when event_rank <= ' ~ top_n ~ ' then events end) / nullif(sum(events), 0)', 'double',
+        value_top_n_sum('events', top_n) ~ ' / nullif(sum(events), 0)', 'double',
         "Share of the user's events (with a known top-level category) in their " ~ top_n ~ ' most active top-level categories (var value_top_categories), all history.')) %}
     {% do fam['category_mix'].append(feature_def('distinct_top_categories_all', 'count(*)', 'bigint',
         'Distinct top-level categories touched, all history up to the as-of date.', 0)) %}
     {% do fam['category_mix'].append(feature_def('top_category_revenue_share_all',
-        'sum(case when revenue_rank = 1 then revenue end) / nullif(sum(revenue), 0)', 'double',
+        'max(revenue) / nullif(sum(revenue), 0)', 'double',
         "Share of the user's revenue (with a known top-level category) from their highest-revenue top-level category; null without such revenue.")) %}
 
     {#- purchase_gaps: days between consecutive purchase days -#}
@@ -214,7 +224,8 @@
     {% set out = [] %}
     {% for family, source in feature_families() %}
         {% for f in fam[family] %}
-            {% do out.append({'name': f.name, 'data_type': f.data_type, 'description': f.description, 'family': family, 'nested': f.nested}) %}
+            {% do out.append({'name': f.name, 'data_type': f.data_type, 'description': f.description, 'family': family, 'nested': f.nested,
+                              'source': f.source or source}) %}
         {% endfor %}
     {% endfor %}
     {{ return(out) }}

@@ -65,10 +65,19 @@
 
 
 {% macro feature_snapshots_sql(dates) -%}
-    {#- One row per as-of date (no row when the list is empty). -#}
+    {#- One row per as-of date, numbered 1, 2, ... in the list's order (no row when the list is empty). -#}
     {%- for d in dates %}
-    select cast('{{ d }}' as date) as as_of_date{{ ' union all' if not loop.last }}
+    select cast('{{ d }}' as date) as as_of_date, {{ loop.index }} as snapshot_number{{ ' union all' if not loop.last }}
     {%- else %}
-    select cast(null as date) as as_of_date where false
+    select cast(null as date) as as_of_date, 0 as snapshot_number where false
     {%- endfor %}
+{%- endmacro %}
+
+
+{% macro feature_pick(dates, column) -%}
+    {#- Value of column_n for the row's snapshot n (a snapshots row joined in); null without dates. -#}
+    {%- if dates | length == 0 %}null{% else -%}
+    case snapshots.snapshot_number
+        {%- for d in dates %} when {{ loop.index }} then {{ column }}_{{ loop.index }}{% endfor %} end
+    {%- endif -%}
 {%- endmacro %}

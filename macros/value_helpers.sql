@@ -19,6 +19,12 @@
 {%- endmacro %}
 
 
+{% macro value_top_n_sum(expr, n) -%}
+    {#- Sum of the n largest values of expr in the group (all of them when fewer); DuckDB: max(x, n) lists them. -#}
+    list_sum(max({{ expr }}, {{ n }}))
+{%- endmacro %}
+
+
 {% macro value_ratio(numerator, denominator) -%}
     {#- Float ratio, null when the denominator is 0 or null. -#}
     cast({{ numerator }} as double) / nullif({{ denominator }}, 0)

@@ -5,15 +5,47 @@
     feature_definitions() (macros/feature_catalog.sql); marts.customer_features is this table at
     features_as_of.
 
-    Each source is joined to the snapshot dates once (event_date <= as_of_date) and aggregated per
-    (as_of_date, user_id), every window in the same pass: the sources are the small per-user-day,
-    per-session-day and per-user-day-item tables, never the raw events.
+    The small per-user-day and per-session-day tables are joined to the snapshot dates
+    (event_date <= as_of_date) and aggregated per (as_of_date, user_id), every window in the same
+    pass. The per-user-day-item table is too large for that (almost one row per event): it is never
+    joined to the dates. It is grouped per user and day (prices, joined to the user-days), and per
+    user and product / category / brand / top-level category with one column per snapshot date
+    (the last touch, and sums, on or before that date); only those per-key rows are spread over
+    the snapshot dates. Never the raw events.
 -#}
 {%- set families = feature_definitions() -%}
-{%- set aggregated = feature_families() | selectattr(1) | list -%}
+{%- set dates = feature_snapshot_dates() -%}
+{#- Every aggregated feature with the CTE it aggregates, in catalogue order; the sources in order of first use. -#}
+{%- set features = [] -%}
+{%- set sources = [] -%}
+{%- for family, default_source in feature_families() if default_source -%}
+    {%- for f in families[family] -%}
+        {%- set source = f.source or default_source -%}
+        {%- do features.append({'name': f.name, 'sql': f.sql, 'data_type': f.data_type, 'fill': f.fill, 'source': source}) -%}
+        {%- if source not in sources %}{% do sources.append(source) %}{% endif -%}
+    {%- endfor -%}
+{%- endfor -%}
+{#- Per-key tables: (family, key column, sums per snapshot date as (column, expression)). -#}
+{%- set key_tables = [
+    ('product', 'product_id', []),
+    ('category', 'category_id', [('views', 'views'), ('viewed_value', 'views * price'),
+                                 ('purchases', 'purchases'), ('purchased_value', 'purchases * price')]),
+    ('brand', 'brand', []),
+] -%}
 
 with snapshots as (
-    {{ feature_snapshots_sql(feature_snapshot_dates()) }}
+    {{ feature_snapshots_sql(dates) }}
+),
+
+day_items as (
+    -- Per user and day: what the viewed items cost in total, and the highest purchased price.
+    select
+        user_id,
+        event_date,
+        sum(views * price) as viewed_value,
+        max(case when purchases > 0 then price end) as max_purchased_price
+    from {{ ref('int_value_user_day_items') }}
+    group by user_id, event_date
 ),
 
 user_days as (
@@ -21,12 +53,19 @@ user_days as (
         snapshots.as_of_date,
         d.user_id,
         {{ dbt.datediff('d.event_date', 'snapshots.as_of_date', 'day') }} as days_ago,
-        d.events,
+        -- Counts as double: their window sums then keep 8-byte sums instead of 16-byte integer
+        -- ones (a smaller, faster aggregation); exact below 2^53, cast back to bigint as features.
+        cast(d.events as double) as events,
         {%- for t in event_types() %}
-        d.{{ event_type_plural(t) }},
+        cast(d.{{ event_type_plural(t) }} as double) as {{ event_type_plural(t) }},
         {%- endfor %}
-        d.revenue
+        d.revenue,
+        day_items.viewed_value,
+        day_items.max_purchased_price
     from {{ ref('int_user_days') }} as d
+    left join day_items
+        on d.user_id = day_items.user_id
+        and d.event_date = day_items.event_date
     inner join snapshots on d.event_date <= snapshots.as_of_date
 ),
 
@@ -47,76 +86,101 @@ snapshot_sessions as (
         and (s.next_event_date is null or s.next_event_date > snapshots.as_of_date)
 ),
 
-items as (
+{% for family, key, sums in key_tables %}
+{{ family }}_keys as (
+    -- One row per {{ family }} the user touched; per snapshot date n, its last touch on or before it
+    -- (null when none){{ ' and the sums of its items on or before it' if sums }}.
     select
-        snapshots.as_of_date,
-        i.user_id,
-        {{ dbt.datediff('i.event_date', 'snapshots.as_of_date', 'day') }} as days_ago,
-        i.product_id,
-        i.category_id,
-        i.top_category,
-        i.brand,
-        i.price,
-        i.events,
-        i.views,
-        i.purchases
-    from {{ ref('int_value_user_day_items') }} as i
-    inner join snapshots on i.event_date <= snapshots.as_of_date
-),
-
-{% for family, key in [('product', 'product_id'), ('category', 'category_id'), ('brand', 'brand')] %}
-{{ family }}_touches as (
-    -- One row per {{ family }} the user touched, days_ago of the last touch: distinct counts per window are plain counts.
-    select
-        as_of_date,
         user_id,
-        {{ key }},
-        min(days_ago) as days_ago
-    from items
+        {{ key }}
+        {%- for d in dates %}
+        {%- set n = loop.index %},
+        max(case when event_date <= cast('{{ d }}' as date) then event_date end) as last_touch_{{ n }}
+        {%- for column, expr in sums %},
+        sum(case when event_date <= cast('{{ d }}' as date) then {{ expr }} end) as {{ column }}_{{ n }}
+        {%- endfor %}
+        {%- endfor %}
+    from {{ ref('int_value_user_day_items') }}
     where {{ key }} is not null
-    group by as_of_date, user_id, {{ key }}
+    group by user_id, {{ key }}
 ),
 
 {% endfor %}
 category_prices as (
-    -- Reference price level of a category as of the date: mean price per view event, all users.
+    -- Reference price level of a category per snapshot date n: mean price per view event, all users.
     select
-        as_of_date,
-        category_id,
-        sum(views * price) / nullif(sum(views), 0) as category_view_price
-    from items
-    where category_id is not null
-    group by as_of_date, category_id
+        category_id
+        {%- for d in dates %},
+        sum(viewed_value_{{ loop.index }}) / nullif(sum(views_{{ loop.index }}), 0) as category_view_price_{{ loop.index }}
+        {%- endfor %}
+    from category_keys
+    group by category_id
 ),
 
-snapshot_items as (
-    select
-        items.*,
-        category_prices.category_view_price
-    from items
-    left join category_prices
-        on items.as_of_date = category_prices.as_of_date
-        and items.category_id = category_prices.category_id
-),
-
-user_categories as (
+{% for family, key, sums in key_tables %}
+{{ family }}_touches as (
+    -- One row per {{ family }} the user touched on or before the as-of date, days_ago of the last touch:
+    -- distinct counts per window are plain counts.
     select
         as_of_date,
         user_id,
-        top_category,
-        sum(events) as events,
-        sum(purchases * price) as revenue
-    from items
-    where top_category is not null
-    group by as_of_date, user_id, top_category
+        {{ key }},
+        {{ dbt.datediff('last_touch', 'as_of_date', 'day') }} as days_ago
+        {%- for column, expr in sums %},
+        {{ column }}
+        {%- endfor %}
+        {%- if family == 'category' %},
+        category_view_price
+        {%- endif %}
+    from (
+        select
+            snapshots.as_of_date,
+            keys.user_id,
+            keys.{{ key }},
+            {{ feature_pick(dates, 'keys.last_touch') }} as last_touch
+            {%- for column, expr in sums %},
+            {{ feature_pick(dates, 'keys.' ~ column) }} as {{ column }}
+            {%- endfor %}
+            {%- if family == 'category' %},
+            {{ feature_pick(dates, 'category_prices.category_view_price') }} as category_view_price
+            {%- endif %}
+        from {{ family }}_keys as keys
+        {%- if family == 'category' %}
+        inner join category_prices on keys.category_id = category_prices.category_id
+        {%- endif %}
+        cross join snapshots
+    ) as picked
+    where last_touch is not null
 ),
 
-ranked_categories as (
+{% endfor %}
+top_category_keys as (
+    -- Events and revenue per top-level category the user touched, per snapshot date n (null when none).
     select
-        *,
-        row_number() over (partition by as_of_date, user_id order by events desc, top_category asc) as event_rank,
-        row_number() over (partition by as_of_date, user_id order by revenue desc, top_category asc) as revenue_rank
-    from user_categories
+        user_id,
+        top_category
+        {%- for d in dates %},
+        sum(case when event_date <= cast('{{ d }}' as date) then events end) as events_{{ loop.index }},
+        sum(case when event_date <= cast('{{ d }}' as date) then purchases * price end) as revenue_{{ loop.index }}
+        {%- endfor %}
+    from {{ ref('int_value_user_day_items') }}
+    where top_category is not null
+    group by user_id, top_category
+),
+
+user_categories as (
+    select *
+    from (
+        select
+            snapshots.as_of_date,
+            keys.user_id,
+            keys.top_category,
+            {{ feature_pick(dates, 'keys.events') }} as events,
+            {{ feature_pick(dates, 'keys.revenue') }} as revenue
+        from top_category_keys as keys
+        cross join snapshots
+    ) as picked
+    where events is not null
 ),
 
 snapshot_purchases as (
@@ -129,12 +193,12 @@ snapshot_purchases as (
     inner join snapshots on p.purchase_date <= snapshots.as_of_date
 ),
 
-{% for family, source in aggregated %}
-{{ family }}_features as (
+{% for source in sources %}
+{{ source }}_features as (
     select
         as_of_date,
         user_id,
-        {%- for f in families[family] %}
+        {%- for f in features if f.source == source %}
         {{ f.sql }} as {{ f.name }}{{ ',' if not loop.last }}
         {%- endfor %}
     from {{ source }}
@@ -145,20 +209,17 @@ snapshot_purchases as (
 base_features as (
     -- The population: users with at least one event on or before the as-of date.
     select
-        activity_features.as_of_date,
-        activity_features.user_id,
-        {%- for family, source in aggregated %}
-        {%- set outer_loop = loop %}
-        {%- for f in families[family] %}
-        {%- set col = family ~ '_features.' ~ f.name %}
-        cast({{ 'coalesce(' ~ col ~ ', ' ~ f.fill ~ ')' if f.fill is not none else col }} as {{ f.data_type }}) as {{ f.name }}{{ ',' if not (outer_loop.last and loop.last) }}
+        {{ sources[0] }}_features.as_of_date,
+        {{ sources[0] }}_features.user_id,
+        {%- for f in features %}
+        {%- set col = f.source ~ '_features.' ~ f.name %}
+        cast({{ 'coalesce(' ~ col ~ ', ' ~ f.fill ~ ')' if f.fill is not none else col }} as {{ f.data_type }}) as {{ f.name }}{{ ',' if not loop.last }}
         {%- endfor %}
-        {%- endfor %}
-    from activity_features
-    {%- for family, source in aggregated[1:] %}
-    left join {{ family }}_features
-        on activity_features.as_of_date = {{ family }}_features.as_of_date
-        and activity_features.user_id = {{ family }}_features.user_id
+    from {{ sources[0] }}_features
+    {%- for source in sources[1:] %}
+    left join {{ source }}_features
+        on {{ sources[0] }}_features.as_of_date = {{ source }}_features.as_of_date
+        and {{ sources[0] }}_features.user_id = {{ source }}_features.user_id
     {%- endfor %}
 )
 

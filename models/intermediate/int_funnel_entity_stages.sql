@@ -160,13 +160,11 @@ select
     {%- endfor %}
     ordered_cart_at,
     ordered_purchase_at,
-    coalesce(
-        ordered_cart_at <= {{ dbt.dateadd('day', var('view_to_cart_window_days', 7), 'first_view_at') }},
-        false
-    ) as cart_within_window,
-    coalesce(
-        ordered_cart_at <= {{ dbt.dateadd('day', var('view_to_cart_window_days', 7), 'first_view_at') }}
-        and ordered_purchase_at <= {{ dbt.dateadd('day', var('cart_to_purchase_window_days', 7), 'ordered_cart_at') }},
-        false
-    ) as purchase_within_window
+    {#- The null checks come first: the window arithmetic then runs only for the few ordered rows. #}
+    ordered_cart_at is not null
+    and ordered_cart_at <= {{ dbt.dateadd('day', var('view_to_cart_window_days', 7), 'first_view_at') }} as cart_within_window,
+    ordered_purchase_at is not null
+    and ordered_cart_at <= {{ dbt.dateadd('day', var('view_to_cart_window_days', 7), 'first_view_at') }}
+    and ordered_purchase_at <= {{ dbt.dateadd('day', var('cart_to_purchase_window_days', 7), 'ordered_cart_at') }}
+    as purchase_within_window
 from ordered

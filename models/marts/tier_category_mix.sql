@@ -3,30 +3,31 @@
     category_code; 'unknown' when the event has none), with the category's share of the tier's
     events and revenue. Known categories are ranked within the tier by revenue, then events.
 -#}
-with item_tiers as (
+with user_categories as (
+    -- One row per user and category first: each is one distinct user of its tier and category.
     select
-        customer_value.value_tier,
-        items.user_id,
-        coalesce(items.top_category, 'unknown') as top_category,
-        items.events,
-        items.views,
-        items.purchases,
-        items.purchases * items.price as revenue
-    from {{ ref('int_value_user_day_items') }} as items
-    inner join {{ ref('customer_value') }} as customer_value on items.user_id = customer_value.user_id
+        user_id,
+        coalesce(top_category, 'unknown') as top_category,
+        sum(events) as events,
+        sum(views) as views,
+        sum(purchases) as purchases,
+        sum(purchases * price) as revenue
+    from {{ ref('int_value_user_day_items') }}
+    group by user_id, coalesce(top_category, 'unknown')
 ),
 
 mix as (
     select
-        value_tier,
-        top_category,
-        count(distinct user_id) as users,
-        sum(events) as events,
-        sum(views) as views,
-        sum(purchases) as purchases,
-        sum(revenue) as revenue
-    from item_tiers
-    group by value_tier, top_category
+        customer_value.value_tier,
+        user_categories.top_category,
+        count(*) as users,
+        sum(user_categories.events) as events,
+        sum(user_categories.views) as views,
+        sum(user_categories.purchases) as purchases,
+        sum(user_categories.revenue) as revenue
+    from user_categories
+    inner join {{ ref('customer_value') }} as customer_value on user_categories.user_id = customer_value.user_id
+    group by customer_value.value_tier, user_categories.top_category
 )
 
 select
