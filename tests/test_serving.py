@@ -72,7 +72,7 @@ def test_reader_never_blocked_and_always_consistent(built_warehouse, working_cop
         files = sorted(built_warehouse.events_dir.glob("*.csv.gz"))
         assert len(files) >= 2
         res = run_dbt(
-            ["build", "--select", "path:models/staging"],
+            ["build", "--full-refresh", "--select", "path:models/staging"],
             events_path=str(files[0]),
             warehouse_path=working_copy,
             workdir=tmp_path,
