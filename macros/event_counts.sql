@@ -12,3 +12,10 @@
     count(case when {{ type_column }} = '{{ t }}' then 1 end) as {{ event_type_plural(t) }}{{ "," if not loop.last }}
     {%- endfor %}
 {%- endmacro %}
+
+{% macro count_distinct(expr) -%}
+    {#- count(distinct expr). DuckDB's count(distinct) keeps a hash set per group and is several
+        times slower than collecting the group's values and counting the unique ones (same result:
+        nulls are not counted). -#}
+    cast(list_unique(list({{ expr }})) as {{ dbt.type_bigint() }})
+{%- endmacro %}

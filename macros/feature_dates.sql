@@ -81,3 +81,19 @@
         {%- for d in dates %} when {{ loop.index }} then {{ column }}_{{ loop.index }}{% endfor %} end
     {%- endif -%}
 {%- endmacro %}
+
+
+{% macro feature_user_partitions(snapshot_count) -%}
+    {#- How many user groups int_customer_feature_snapshots computes one after the other: var
+        feature_user_partitions, or (0, the default) one group per feature_rows_per_partition rows
+        of the snapshot table, estimated as user-days x snapshot dates (each user-day is joined to
+        the dates on or after it). One group until the data is known. -#}
+    {%- set configured = value_var('feature_user_partitions', 0) | int -%}
+    {%- if configured > 0 -%}{{ return(configured) }}{%- endif -%}
+    {%- set user_days = ref('int_user_days') -%}
+    {#- Unit tests read fixtures (CTEs named __dbt__cte__...), never large. -#}
+    {%- if not execute or snapshot_count == 0 or (user_days | string).startswith('__dbt__cte__') -%}{{ return(1) }}{%- endif -%}
+    {%- set rows = run_query('select count(*) from ' ~ user_days).columns[0].values()[0] -%}
+    {%- set per_partition = value_var('feature_rows_per_partition', 4000000) | int -%}
+    {{ return([1, ((rows * snapshot_count) / per_partition) | round(0, 'ceil') | int] | max) }}
+{%- endmacro %}

@@ -111,3 +111,9 @@
     {#- DuckDB: smallest element, null for a null or empty list. -#}
     list_min({{ list_expr }})
 {%- endmacro %}
+
+
+{% macro funnel_list_max(list_expr) -%}
+    {#- DuckDB: largest element, null for a null or empty list. -#}
+    list_max({{ list_expr }})
+{%- endmacro %}

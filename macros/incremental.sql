@@ -20,24 +20,26 @@
 {%- endmacro %}
 
 
-{% macro reprocess_window_start(input_relation, date_expr, input_filter='true') -%}
-    {#- The first date to recompute in an incremental run, as a 'YYYY-MM-DD' string; none when
-        the input holds nothing loaded since this model's last run. Only call under is_incremental(). -#}
-    {% if not execute %}{{ return(none) }}{% endif %}
+{% macro event_window_start(date_column='event_date') -%}
+    {#- The first event date to recompute in an incremental run of a model downstream of
+        stg_events, as a 'YYYY-MM-DD' string: the earliest date among events loaded since this
+        model's last run (none on a full build, or when nothing is new; a filter on loaded_at
+        skips the row groups loaded before). date_column: this model's column whose latest date
+        is the latest loaded date, for the lateness check (check_lateness). -#}
+    {% if not is_incremental() or not execute %}{{ return(none) }}{% endif %}
     {% set query %}
-        select cast(min({{ date_expr }}) as varchar)
-        from {{ input_relation }}
-        where {{ input_filter }}
-            and loaded_at > (select coalesce(max(loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }})
+        select cast(min(event_date) as varchar)
+        from {{ ref('stg_events') }}
+        where loaded_at > (
+            select coalesce(max(loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }}
+        )
     {% endset %}
-    {{ return(run_query(query).rows[0][0]) }}
-{%- endmacro %}
-
-
-{% macro event_window_start() -%}
-    {#- The reprocess window of a model downstream of stg_events (none on a full build). -#}
-    {% if not is_incremental() %}{{ return(none) }}{% endif %}
-    {{ return(reprocess_window_start(ref('stg_events'), 'event_date')) }}
+    {% set window_start = run_query(query).rows[0][0] %}
+    {% if window_start is not none %}
+        {% set latest = run_query("select cast(cast(max(" ~ date_column ~ ") as date) as varchar) from " ~ this).rows[0][0] %}
+        {{ check_lateness(window_start, latest) }}
+    {% endif %}
+    {{ return(window_start) }}
 {%- endmacro %}
 
 
@@ -59,7 +61,7 @@
         the window touches; this also drops sessions whose id the window retired (a late
         session-less event can merge two gap sessions). Such sessions start inside the window. -#}
     {%- if is_incremental() -%}
-        {%- set window_start = event_window_start() -%}
+        {%- set window_start = event_window_start(session_time_column) -%}
         {%- if window_start is not none -%}
             delete from {{ this }} where {{ session_time_column }} >= cast('{{ window_start }}' as {{ dbt.type_timestamp() }})
         {%- endif -%}
@@ -99,22 +101,20 @@
 {%- endmacro %}
 
 
-{% macro check_lateness(window_start) -%}
+{% macro check_lateness(window_start, latest) -%}
     {#- Late events (dated before days already loaded) are merged into their days, at the cost of
         recomputing every day since. Beyond lookback_days that would approach a full rebuild, so
-        the build stops and says how to proceed instead of silently doing one. -#}
-    {% if not execute or window_start is none %}{{ return('') }}{% endif %}
-    {% set latest = run_query("select cast(max(event_date) as varchar) from " ~ this).rows[0][0] %}
-    {% if latest is not none %}
-        {% set lookback = var('lookback_days') | int %}
-        {% set earliest_allowed = (modules.datetime.date.fromisoformat(latest) - modules.datetime.timedelta(days=lookback)) | string %}
-        {% if window_start < earliest_allowed %}
-            {{ exceptions.raise_compiler_error(
-                "New raw files hold events dated " ~ window_start ~ ", more than lookback_days=" ~ lookback
-                ~ " days before the latest loaded date " ~ latest ~ ". Load them with a larger window, "
-                ~ "e.g. --vars '{lookback_days: " ~ ((modules.datetime.date.fromisoformat(latest) - modules.datetime.date.fromisoformat(window_start)).days) ~ "}', "
-                ~ "or rebuild everything with `dbt build --full-refresh`. Nothing after stg_raw_events was changed.") }}
-        {% endif %}
+        the build stops and says how to proceed instead of silently doing one. Every incremental
+        model checks before it writes, so nothing after stg_raw_events changes. -#}
+    {% if window_start is none or latest is none %}{{ return('') }}{% endif %}
+    {% set lookback = var('lookback_days') | int %}
+    {% set earliest_allowed = (modules.datetime.date.fromisoformat(latest) - modules.datetime.timedelta(days=lookback)) | string %}
+    {% if window_start < earliest_allowed %}
+        {{ exceptions.raise_compiler_error(
+            "New raw files hold events dated " ~ window_start ~ ", more than lookback_days=" ~ lookback
+            ~ " days before the latest loaded date " ~ latest ~ ". Load them with a larger window, "
+            ~ "e.g. --vars '{lookback_days: " ~ ((modules.datetime.date.fromisoformat(latest) - modules.datetime.date.fromisoformat(window_start)).days) ~ "}', "
+            ~ "or rebuild everything with `dbt build --full-refresh`. Nothing after stg_raw_events was changed.") }}
     {% endif %}
     {{ return('') }}
 {%- endmacro %}

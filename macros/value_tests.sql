@@ -30,3 +30,21 @@ where power_users <> {{ value_tier_cutoff(value_var('power_tier_share', 0.2), 'b
     or last_power_rank >= first_core_rank
     or last_core_rank >= first_light_rank
 {% endtest %}
+
+
+{% test value_expressions_are_true(model, expressions) %}
+{#- Fails on every row where one of the boolean expressions is false or null, in one scan; the
+    failing rule is named in failed_expression. -#}
+select *
+from (
+    select
+        case
+            {%- for expression in expressions %}
+            when not coalesce({{ expression }}, false) then '{{ expression | replace("'", "''") }}'
+            {%- endfor %}
+        end as failed_expression,
+        *
+    from {{ model }}
+) as checked
+where failed_expression is not null
+{% endtest %}

@@ -38,7 +38,7 @@ HEADER = (
 FEATURES_DESCRIPTION = (
     "The wide per-user feature table as of features_as_of (var; empty = prediction_date; empty ="
     " the last clean event date): one row per user with at least one event on or before that date,"
-    " built only from data on or before it (no leakage: tests/test_feature_leakage.py). It is"
+    " built only from data on or before it (no leakage: tests/test_feature_leakage.py). A view of"
     " int_customer_feature_snapshots at that date. Every feature is generated from"
     " macros/feature_catalog.sql; windows are var feature_windows_days plus all history."
 )
@@ -82,17 +82,17 @@ def feature_columns(catalog: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def key_column(name: str, data_type: str, description: str, tests: list[Any]) -> dict[str, Any]:
+def key_column(name: str, data_type: str, description: str) -> dict[str, Any]:
+    """A key column: not null, enforced by the table's contract."""
     return {
         "name": name,
         "data_type": data_type,
         "description": description,
         "constraints": [{"type": "not_null"}],
-        "data_tests": tests,
     }
 
 
-def consistency_tests() -> list[dict[str, Any]]:
+def consistency_test() -> dict[str, Any]:
     """Row-level rules every feature row must satisfy (they fail on a wrong window or join)."""
     rules = [
         "days_since_last_event <= days_since_first_event",
@@ -102,38 +102,40 @@ def consistency_tests() -> list[dict[str, Any]]:
         "purchases_all >= purchase_days_all",
         "(purchases_all > 0) = (days_since_last_purchase is not null)",
     ]
-    return [{"value_expression_is_true": {"arguments": {"expression": rule}}} for rule in rules]
+    return {"value_expressions_are_true": {"arguments": {"expressions": rules}}}
 
 
 def features_model(catalog: dict[str, Any]) -> dict[str, Any]:
+    """A view of one snapshot: the snapshot table's tests cover its rows; only its grain here."""
     columns = [
-        key_column(
-            "user_id",
-            "bigint",
-            "User (one row per user seen on or before the as-of date).",
-            ["unique", "not_null"],
-        ),
-        key_column(
-            "as_of_date",
-            "date",
-            "The as-of date (features_as_of): every feature uses only events on or before it.",
-            ["not_null"],
-        ),
+        {
+            "name": "user_id",
+            "data_type": "bigint",
+            "description": "User (one row per user seen on or before the as-of date).",
+            "data_tests": ["unique"],
+        },
+        {
+            "name": "as_of_date",
+            "data_type": "date",
+            "description": "The as-of date (features_as_of): every feature uses only events on or "
+            "before it.",
+        },
         *feature_columns(catalog),
     ]
+    not_null = {"not_null_columns": {"arguments": {"columns": ["user_id", "as_of_date"]}}}
     return {
         "name": "customer_features",
         "description": FEATURES_DESCRIPTION,
         "config": {"contract": {"enforced": True}},
-        "data_tests": ["feature_windows_are_nested", *consistency_tests()],
+        "data_tests": [not_null],
         "columns": columns,
     }
 
 
 def snapshots_model(catalog: dict[str, Any]) -> dict[str, Any]:
     columns = [
-        key_column("as_of_date", "date", "Snapshot (as-of) date.", ["not_null"]),
-        key_column("user_id", "bigint", "User seen on or before the as-of date.", ["not_null"]),
+        key_column("as_of_date", "date", "Snapshot (as-of) date."),
+        key_column("user_id", "bigint", "User seen on or before the as-of date."),
         *feature_columns(catalog),
     ]
     unique = {"unique_combination": {"arguments": {"columns": ["user_id", "as_of_date"]}}}
@@ -141,7 +143,7 @@ def snapshots_model(catalog: dict[str, Any]) -> dict[str, Any]:
         "name": "int_customer_feature_snapshots",
         "description": SNAPSHOTS_DESCRIPTION,
         "config": {"contract": {"enforced": True}},
-        "data_tests": [unique, "feature_windows_are_nested"],
+        "data_tests": [unique, "feature_windows_are_nested", consistency_test()],
         "columns": columns,
     }
 

@@ -8,10 +8,15 @@
     The small per-user-day and per-session-day tables are joined to the snapshot dates
     (event_date <= as_of_date) and aggregated per (as_of_date, user_id), every window in the same
     pass. The per-user-day-item table is too large for that (almost one row per event): it is never
-    joined to the dates. It is grouped per user and day (prices, joined to the user-days), and per
-    user and product / category / brand / top-level category with one column per snapshot date
-    (the last touch, and sums, on or before that date); only those per-key rows are spread over
-    the snapshot dates. Never the raw events.
+    joined to the dates. It is grouped per user and product / category / brand / top-level category
+    with one column per snapshot date (the last touch, and sums, on or before that date); only
+    those per-key rows are spread over the snapshot dates. Never the raw events.
+
+    Users are split into feature_user_partitions() groups (user_id modulo the count), each computed
+    whole (every family and the join of the families) in its own branch of one UNION ALL: the
+    families' results are joined on (as_of_date, user_id), and holding every family's hash table
+    for every user at once does not fit 8 GB at a 42 M-event month. DuckDB runs the branches one or
+    two at a time, and the smaller hash tables are faster too.
 -#}
 {%- set families = feature_definitions() -%}
 {%- set dates = feature_snapshot_dates() -%}
@@ -26,6 +31,7 @@
     {%- endfor -%}
 {%- endfor -%}
 {#- Per-key tables: (family, key column, sums per snapshot date as (column, expression)). -#}
+{%- set partitions = feature_user_partitions(dates | length) -%}
 {%- set key_tables = [
     ('product', 'product_id', []),
     ('category', 'category_id', [('views', 'views'), ('viewed_value', 'views * price'),
@@ -37,161 +43,158 @@ with snapshots as (
     {{ feature_snapshots_sql(dates) }}
 ),
 
-day_items as (
-    -- Per user and day: what the viewed items cost in total, and the highest purchased price.
-    select
-        user_id,
-        event_date,
-        sum(views * price) as viewed_value,
-        max(case when purchases > 0 then price end) as max_purchased_price
-    from {{ ref('int_value_user_day_items') }}
-    group by user_id, event_date
-),
-
-user_days as (
-    select
-        snapshots.as_of_date,
-        d.user_id,
-        {{ dbt.datediff('d.event_date', 'snapshots.as_of_date', 'day') }} as days_ago,
-        -- Counts as double: their window sums then keep 8-byte sums instead of 16-byte integer
-        -- ones (a smaller, faster aggregation); exact below 2^53, cast back to bigint as features.
-        cast(d.events as double) as events,
-        {%- for t in event_types() %}
-        cast(d.{{ event_type_plural(t) }} as double) as {{ event_type_plural(t) }},
-        {%- endfor %}
-        d.revenue,
-        day_items.viewed_value,
-        day_items.max_purchased_price
-    from {{ ref('int_user_days') }} as d
-    left join day_items
-        on d.user_id = day_items.user_id
-        and d.event_date = day_items.event_date
-    inner join snapshots on d.event_date <= snapshots.as_of_date
-),
-
-snapshot_sessions as (
-    -- Each session as it stood at the end of the as-of date: its last session-day on or before it.
-    select
-        snapshots.as_of_date,
-        s.user_id,
-        {{ dbt.datediff('cast(s.session_start as date)', 'snapshots.as_of_date', 'day') }} as days_ago,
-        {{ dbt.datediff('s.session_start', 's.last_event_at', 'second') }} as duration_seconds,
-        s.events,
-        s.carts,
-        s.purchases,
-        s.revenue
-    from {{ ref('int_value_session_days') }} as s
-    inner join snapshots
-        on s.event_date <= snapshots.as_of_date
-        and (s.next_event_date is null or s.next_event_date > snapshots.as_of_date)
-),
-
-{% for family, key, sums in key_tables %}
-{{ family }}_keys as (
-    -- One row per {{ family }} the user touched; per snapshot date n, its last touch on or before it
-    -- (null when none){{ ' and the sums of its items on or before it' if sums }}.
-    select
-        user_id,
-        {{ key }}
-        {%- for d in dates %}
-        {%- set n = loop.index %},
-        max(case when event_date <= cast('{{ d }}' as date) then event_date end) as last_touch_{{ n }}
-        {%- for column, expr in sums %},
-        sum(case when event_date <= cast('{{ d }}' as date) then {{ expr }} end) as {{ column }}_{{ n }}
-        {%- endfor %}
-        {%- endfor %}
-    from {{ ref('int_value_user_day_items') }}
-    where {{ key }} is not null
-    group by user_id, {{ key }}
-),
-
-{% endfor %}
 category_prices as (
     -- Reference price level of a category per snapshot date n: mean price per view event, all users.
     select
         category_id
         {%- for d in dates %},
-        sum(viewed_value_{{ loop.index }}) / nullif(sum(views_{{ loop.index }}), 0) as category_view_price_{{ loop.index }}
-        {%- endfor %}
-    from category_keys
-    group by category_id
-),
-
-{% for family, key, sums in key_tables %}
-{{ family }}_touches as (
-    -- One row per {{ family }} the user touched on or before the as-of date, days_ago of the last touch:
-    -- distinct counts per window are plain counts.
-    select
-        as_of_date,
-        user_id,
-        {{ key }},
-        {{ dbt.datediff('last_touch', 'as_of_date', 'day') }} as days_ago
-        {%- for column, expr in sums %},
-        {{ column }}
-        {%- endfor %}
-        {%- if family == 'category' %},
-        category_view_price
-        {%- endif %}
-    from (
-        select
-            snapshots.as_of_date,
-            keys.user_id,
-            keys.{{ key }},
-            {{ feature_pick(dates, 'keys.last_touch') }} as last_touch
-            {%- for column, expr in sums %},
-            {{ feature_pick(dates, 'keys.' ~ column) }} as {{ column }}
-            {%- endfor %}
-            {%- if family == 'category' %},
-            {{ feature_pick(dates, 'category_prices.category_view_price') }} as category_view_price
-            {%- endif %}
-        from {{ family }}_keys as keys
-        {%- if family == 'category' %}
-        inner join category_prices on keys.category_id = category_prices.category_id
-        {%- endif %}
-        cross join snapshots
-    ) as picked
-    where last_touch is not null
-),
-
-{% endfor %}
-top_category_keys as (
-    -- Events and revenue per top-level category the user touched, per snapshot date n (null when none).
-    select
-        user_id,
-        top_category
-        {%- for d in dates %},
-        sum(case when event_date <= cast('{{ d }}' as date) then events end) as events_{{ loop.index }},
-        sum(case when event_date <= cast('{{ d }}' as date) then purchases * price end) as revenue_{{ loop.index }}
+        sum(case when event_date <= cast('{{ d }}' as date) then views * price end)
+        / nullif(sum(case when event_date <= cast('{{ d }}' as date) then views end), 0) as category_view_price_{{ loop.index }}
         {%- endfor %}
     from {{ ref('int_value_user_day_items') }}
-    where top_category is not null
-    group by user_id, top_category
-),
+    where category_id is not null
+    group by category_id
+)
 
-user_categories as (
-    select *
-    from (
+{% for part in range(partitions) %}
+{%- set in_part = 'true' if partitions == 1 else 'user_id % ' ~ partitions ~ ' = ' ~ part %}
+select *
+from (
+    with user_days as (
         select
             snapshots.as_of_date,
-            keys.user_id,
-            keys.top_category,
-            {{ feature_pick(dates, 'keys.events') }} as events,
-            {{ feature_pick(dates, 'keys.revenue') }} as revenue
-        from top_category_keys as keys
-        cross join snapshots
-    ) as picked
-    where events is not null
-),
+            d.user_id,
+            {{ dbt.datediff('d.event_date', 'snapshots.as_of_date', 'day') }} as days_ago,
+            -- Counts as double: their window sums then keep 8-byte sums instead of 16-byte integer
+            -- ones (a smaller, faster aggregation); exact below 2^53, cast back to bigint as features.
+            cast(d.events as double) as events,
+            {%- for t in event_types() %}
+            cast(d.{{ event_type_plural(t) }} as double) as {{ event_type_plural(t) }},
+            {%- endfor %}
+            d.revenue,
+            d.viewed_value,
+            d.max_purchased_price
+        from {{ ref('int_user_days') }} as d
+        inner join snapshots on d.event_date <= snapshots.as_of_date
+        where {{ in_part | replace('user_id', 'd.user_id') }}
+    ),
 
-snapshot_purchases as (
-    select
-        snapshots.as_of_date,
-        p.user_id,
-        p.purchase_date,
-        p.gap_days
-    from {{ ref('int_value_purchase_days') }} as p
-    inner join snapshots on p.purchase_date <= snapshots.as_of_date
-),
+    snapshot_sessions as (
+        -- Each session as it stood at the end of the as-of date: its last session-day on or before it.
+        select
+            snapshots.as_of_date,
+            s.user_id,
+            {{ dbt.datediff('cast(s.session_start as date)', 'snapshots.as_of_date', 'day') }} as days_ago,
+            {{ dbt.datediff('s.session_start', 's.last_event_at', 'second') }} as duration_seconds,
+            s.events,
+            s.carts,
+            s.purchases,
+            s.revenue
+        from {{ ref('int_value_session_days') }} as s
+        inner join snapshots
+            on s.event_date <= snapshots.as_of_date
+            and (s.next_event_date is null or s.next_event_date > snapshots.as_of_date)
+        where {{ in_part | replace('user_id', 's.user_id') }}
+    ),
+
+    {% for family, key, sums in key_tables %}
+    {{ family }}_keys as (
+        -- One row per {{ family }} the user touched; per snapshot date n, its last touch on or before it
+        -- (null when none){{ ' and the sums of its items on or before it' if sums }}.
+        select
+            user_id,
+            {{ key }}
+            {%- for d in dates %}
+            {%- set n = loop.index %},
+            max(case when event_date <= cast('{{ d }}' as date) then event_date end) as last_touch_{{ n }}
+            {%- for column, expr in sums %},
+            sum(case when event_date <= cast('{{ d }}' as date) then {{ expr }} end) as {{ column }}_{{ n }}
+            {%- endfor %}
+            {%- endfor %}
+        from {{ ref('int_value_user_day_items') }}
+        where {{ key }} is not null
+            and {{ in_part }}
+        group by user_id, {{ key }}
+    ),
+
+    {% endfor %}
+    {% for family, key, sums in key_tables %}
+    {{ family }}_touches as (
+        -- One row per {{ family }} the user touched on or before the as-of date, days_ago of the last touch:
+        -- distinct counts per window are plain counts.
+        select
+            as_of_date,
+            user_id,
+            {{ key }},
+            {{ dbt.datediff('last_touch', 'as_of_date', 'day') }} as days_ago
+            {%- for column, expr in sums %},
+            {{ column }}
+            {%- endfor %}
+            {%- if family == 'category' %},
+            category_view_price
+            {%- endif %}
+        from (
+            select
+                snapshots.as_of_date,
+                keys.user_id,
+                keys.{{ key }},
+                {{ feature_pick(dates, 'keys.last_touch') }} as last_touch
+                {%- for column, expr in sums %},
+                {{ feature_pick(dates, 'keys.' ~ column) }} as {{ column }}
+                {%- endfor %}
+                {%- if family == 'category' %},
+                {{ feature_pick(dates, 'category_prices.category_view_price') }} as category_view_price
+                {%- endif %}
+            from {{ family }}_keys as keys
+            {%- if family == 'category' %}
+            inner join category_prices on keys.category_id = category_prices.category_id
+            {%- endif %}
+            cross join snapshots
+        ) as picked
+        where last_touch is not null
+    ),
+
+    {% endfor %}
+    top_category_keys as (
+        -- Events and revenue per top-level category the user touched, per snapshot date n (null when none).
+        select
+            user_id,
+            top_category
+            {%- for d in dates %},
+            sum(case when event_date <= cast('{{ d }}' as date) then events end) as events_{{ loop.index }},
+            sum(case when event_date <= cast('{{ d }}' as date) then purchases * price end) as revenue_{{ loop.index }}
+            {%- endfor %}
+        from {{ ref('int_value_user_day_items') }}
+        where top_category is not null
+            and {{ in_part }}
+        group by user_id, top_category
+    ),
+
+    user_categories as (
+        select *
+        from (
+            select
+                snapshots.as_of_date,
+                keys.user_id,
+                keys.top_category,
+                {{ feature_pick(dates, 'keys.events') }} as events,
+                {{ feature_pick(dates, 'keys.revenue') }} as revenue
+            from top_category_keys as keys
+            cross join snapshots
+        ) as picked
+        where events is not null
+    ),
+
+    snapshot_purchases as (
+        select
+            snapshots.as_of_date,
+            p.user_id,
+            p.purchase_date,
+            p.gap_days
+        from {{ ref('int_value_purchase_days') }} as p
+        inner join snapshots on p.purchase_date <= snapshots.as_of_date
+        where {{ in_part | replace('user_id', 'p.user_id') }}
+    ),
 
 {% for source in sources %}
 {{ source }}_features as (
@@ -229,3 +232,6 @@ select
     cast({{ f.sql }} as {{ f.data_type }}) as {{ f.name }}{{ ',' if not loop.last }}
     {%- endfor %}
 from base_features
+) as part_{{ part }}
+{{ 'union all' if not loop.last }}
+{% endfor %}

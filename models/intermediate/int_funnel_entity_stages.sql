@@ -5,12 +5,12 @@
     with that dimension value. Levels: session, user. Dimension 'overall' (value 'all') takes every
     event.
 
-    One aggregation of stg_events per (level, dimension), streamed into a single UNION ALL. Not
-    GROUPING SETS: that keeps the hash tables of every set alive at once (8 GB and spilling at
-    10 M events), while separate aggregations run one or two at a time (1.9 GB at 10 M) for the
-    same hashing work; reading the clean columnar table again per branch is cheap. A view on
-    purpose: it has several rows per event-grain entity and is only aggregated (by
-    funnel_by_dimension), so it is never stored.
+    One aggregation per level and dimension: the time dimensions (overall, event_date,
+    hour_of_day) roll up int_session_hours (a few rows per session), the product ones
+    (top_category, brand, price_band) group stg_events. Each aggregation streams into one UNION
+    ALL: none of them is read twice, so none is materialized, and DuckDB runs them one or two at a
+    time (grouping sets, or user rows rolled up from session rows, would hold several large hash
+    tables at once). A view on purpose: only funnel_by_dimension reads it, aggregated.
 
     Ordered stages, within the entity's events of the dimension value:
       ordered_cart_at     = first cart at or after the first view
@@ -20,25 +20,18 @@
     cart_to_purchase_window_days after ordered_cart_at.
 -#}
 {%- set dims = ['overall'] + funnel_dimensions() -%}
-{#- Per dimension: the value grouped on (typed: cheaper than text) and its label from dim_value. -#}
-{%- set dimension_groups = {
+{#- Session-level source of each dimension: int_session_hours rows (time dimensions) or events. -#}
+{%- set hourly = {
     'overall': "'all'",
-    'top_category': 'events.top_category',
-    'brand': 'events.brand',
-    'price_band': 'price_band_lookup.band_label',
-    'event_date': 'events.event_date',
-    'hour_of_day': 'extract(hour from events.event_time)',
+    'event_date': 'cast(hours.event_date as ' ~ dbt.type_string() ~ ')',
+    'hour_of_day': "lpad(cast(hours.event_hour as " ~ dbt.type_string() ~ "), 2, '0')",
 } -%}
-{%- set dimension_labels = {
-    'overall': "'all'",
-    'top_category': 'coalesce(dim_value, ' ~ funnel_missing_label() ~ ')',
-    'brand': 'coalesce(dim_value, ' ~ funnel_missing_label() ~ ')',
-    'price_band': "coalesce(dim_value, '(unbanded)')",
-    'event_date': 'cast(dim_value as ' ~ dbt.type_string() ~ ')',
-    'hour_of_day': "lpad(cast(dim_value as " ~ dbt.type_string() ~ "), 2, '0')",
+{#- Product dimensions: the value grouped on (typed: cheaper than text) and its label from dim_value. -#}
+{%- set by_event = {
+    'top_category': ('events.top_category', 'coalesce(dim_value, ' ~ funnel_missing_label() ~ ')'),
+    'brand': ('events.brand', 'coalesce(dim_value, ' ~ funnel_missing_label() ~ ')'),
+    'price_band': ('price_band_lookup.band_label', "coalesce(dim_value, '(unbanded)')"),
 } -%}
-{%- set levels = [('session', 'session_id', 'entity_key'),
-                  ('user', 'user_id', 'cast(entity_key as ' ~ dbt.type_string() ~ ')')] -%}
 {%- set first_times = ['first_view_at', 'first_cart_at', 'first_purchase_at'] -%}
 
 with price_bands as (
@@ -60,15 +53,24 @@ price_band_lookup as (
         and prices.price < price_bands.upper_bound
 ),
 
-{%- for level, key, entity_id in levels %}
+{%- for level, key in [('session', 'session_id'), ('user', 'user_id')] %}
 {%- for d in dims %}
 
 {{ level }}_{{ d }} as (
     select
-        '{{ level }}' as level,
-        {{ entity_id | replace('entity_key', 'events.' ~ key) }} as entity_id,
-        '{{ d }}' as dimension,
-        {{ dimension_labels[d] | replace('dim_value', dimension_groups[d]) }} as dimension_value,
+        {%- if d in hourly %}
+        hours.{{ key }},
+        {{ hourly[d] }} as dimension_value,
+        cast(sum(hours.views) as {{ dbt.type_bigint() }}) as views,
+        min(hours.first_view_at) as first_view_at,
+        {{ funnel_merge_lists('hours.cart_times') }} as cart_times,
+        {{ funnel_merge_lists('hours.purchase_times') }} as purchase_times
+    from {{ ref('int_session_hours') }} as hours
+    group by hours.{{ key }}{% if d != 'overall' %}, {{ hourly[d] }}{% endif %}
+        {%- else %}
+        {%- set group_expr, label = by_event[d] %}
+        events.{{ key }},
+        {{ label | replace('dim_value', group_expr) }} as dimension_value,
         count(case when events.event_type = 'view' then 1 end) as views,
         min(case when events.event_type = 'view' then events.event_time end) as first_view_at,
         {{ funnel_times_list('events.event_time', "events.event_type = 'cart'") }} as cart_times,
@@ -78,20 +80,21 @@ price_band_lookup as (
     left join price_band_lookup
         on events.price = price_band_lookup.price
     {%- endif %}
-    group by events.{{ key }}{% if d != 'overall' %}, {{ dimension_groups[d] }}{% endif %}
+    group by events.{{ key }}, {{ group_expr }}
+        {%- endif %}
 ),
 {%- endfor %}
 {%- endfor %}
 
 {#- Carts and purchases are few: their counts and first times come from the time lists. #}
 first_times as (
-    {%- for level, key, entity_id in levels %}
-    {%- set outer_loop = loop %}
     {%- for d in dims %}
+    {%- set outer_loop = loop %}
+    {%- for level, entity_id in [('session', 'session_id'), ('user', 'cast(user_id as ' ~ dbt.type_string() ~ ')')] %}
     select
-        level,
-        entity_id,
-        dimension,
+        '{{ level }}' as level,
+        {{ entity_id }} as entity_id,
+        '{{ d }}' as dimension,
         dimension_value,
         views,
         {{ funnel_list_length('cart_times') }} as carts,

@@ -3,7 +3,7 @@
     of that day (running totals). A feature snapshot as of date T takes, per session, the row of its
     last day on or before T: sessions that continue after T are truncated at T, so no event after T
     reaches a feature (int_sessions would leak the rest of a session that crosses midnight).
-    Incremental like int_session_products (see macros/incremental.sql).
+    Rolled up from int_session_hours. Incremental like it (see macros/incremental.sql).
 -#}
 {{ config(
     materialized='incremental',
@@ -12,20 +12,23 @@
     unique_key='session_id',
     pre_hook="{{ delete_sessions_in_event_window('last_event_at') }}"
 ) }}
-{%- set window_start = event_window_start() %}
+-- depends_on: {{ ref('stg_events') }}
+{%- set running = ['events'] %}{% for t in event_types() %}{% do running.append(event_type_plural(t)) %}{% endfor %}{% do running.append('revenue') %}
 
 with session_days as (
+    -- int_session_hours re-inserts every session it touches whole, so its newly loaded rows are
+    -- exactly the sessions to recompute here.
     select
         user_id,
         session_id,
         event_date,
-        min(event_time) as first_event_at,
-        max(event_time) as last_event_at,
-        count(*) as events,
-        {{ count_events_by_type() }},
-        coalesce(sum(case when event_type = 'purchase' then price end), 0) as revenue
-    from {{ ref('stg_events') }}
-    where {{ touched_sessions_filter(window_start) }}
+        min(first_event_at) as first_event_at,
+        max(last_event_at) as last_event_at,
+        {%- for col in running %}
+        sum({{ col }}) as {{ col }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ ref('int_session_hours') }}
+    where {{ loaded_since_this_model() }}
     group by user_id, session_id, event_date
 )
 
@@ -36,9 +39,9 @@ select
     lead(event_date) over session_order as next_event_date,
     min(first_event_at) over session_order as session_start,
     last_event_at,
-    {%- set running = ['events'] %}{% for t in event_types() %}{% do running.append(event_type_plural(t)) %}{% endfor %}{% do running.append('revenue') %}
     {%- for col in running %}
-    sum({{ col }}) over session_order as {{ col }},
+    {%- set cast_to = 'double' if col == 'revenue' else dbt.type_bigint() %}
+    cast(sum({{ col }}) over session_order as {{ cast_to }}) as {{ col }},
     {%- endfor %}
     {{ loaded_at() }} as loaded_at
 from session_days

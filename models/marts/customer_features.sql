@@ -4,6 +4,8 @@
     data on or before it. It is int_customer_feature_snapshots at that date, which the snapshot list
     always includes. Features and their docs: macros/feature_catalog.sql.
 -#}
+{{ config(materialized='view') }}
+{#- A view: the rows are stored once, in the snapshot table. -#}
 {%- set as_of = feature_as_of_date() %}
 
 select

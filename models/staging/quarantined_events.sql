@@ -1,12 +1,26 @@
-{#- Every raw row that is not in stg_events, with its raw text split back into the raw columns. -#}
+{#- Every raw row that is not in stg_events, with its raw text split back into the raw columns:
+    the rows that do not parse, and every copy of a duplicated line but the one kept clean. -#}
 with quarantined as (
     select
         source_file,
         reason,
-        raw_line,
-        string_split(raw_line, ',') as fields
+        raw_line
     from {{ ref('stg_raw_events') }}
     where reason is not null
+    union all
+    select
+        source_file,
+        reason,
+        raw_line
+    from (
+        select
+            duplicates.source_file,
+            'duplicate_row' as reason,
+            {{ render_raw_line('duplicates') }} as raw_line,
+            -- DuckDB: one row per quarantined copy.
+            unnest(range(duplicates.quarantined_copies)) as copy_number
+        from {{ ref('stg_event_duplicates') }} as duplicates
+    ) as copies
 )
 
 select
@@ -16,4 +30,4 @@ select
     raw_line,
     source_file,
     reason
-from quarantined
+from (select *, string_split(raw_line, ',') as fields from quarantined) as split

@@ -1,113 +1,109 @@
 {#-
     One row per clean, de-duplicated event. session_id is the shop's user_session; where that is
     missing, a session starts after session_gap_minutes of the user's inactivity (among the user's
-    session-less events) and is named after the user and its start time, so it stays stable when
-    later data arrives.
+    session-less events) and is named after the user and its start time.
 
-    Incremental by event date: a build recomputes the dates from the earliest one among newly
-    loaded clean rows (so late events are merged into their days) and keeps older dates. Gap
-    sessions continue across the window start from the session ids already stored before it.
+    A view: the typed rows are already stored in stg_raw_events, and the per-event intermediate
+    models read the events once each, so storing them a second time would cost more than it
+    saves. Everything here is a filter, an anti-join against the few duplicated lines and a window
+    over the few session-less events; a filter on event_date or loaded_at reaches the scan of
+    stg_raw_events. As a view over all loaded rows it needs no incremental logic: gap sessions and
+    duplicates always come out as in a full build.
 -#}
-{{ config(materialized='incremental', on_schema_change='fail', incremental_strategy='delete+insert', unique_key='event_date') }}
-
-{%- set window_start = none %}
-{%- if is_incremental() %}
-    {%- set window_start = reprocess_window_start(ref('stg_raw_events'), 'cast(event_time as date)', 'reason is null') %}
-    {{- check_lateness(window_start) }}
-{%- endif %}
+{{ config(materialized='view') }}
 {%- set gap_seconds = var('session_gap_minutes') * 60 %}
+{%- set columns = ['event_time', 'event_type', 'product_id', 'category_id', 'category_code', 'brand', 'price', 'user_id', 'user_session', 'source_file', 'loaded_at'] %}
 
-with clean as (
-    select *
-    from {{ ref('stg_raw_events') }}
-    where reason is null
-        and {{ event_window_filter('event_time', window_start) }}
-),
-
-sessionless as (
-    -- Session-less events in the window, plus (incremental) the stored ones just before it that a
-    -- session crossing the window start continues from, with their session ids.
+{#- Inlined twice below (a CTE read twice would be materialized): the clean rows, each duplicated
+    line once. Derived columns are computed right on the scan, where DuckDB evaluates them once
+    per distinct value of a dictionary-compressed column (category_code), not once per row. -#}
+{%- set clean_events -%}
     select
-        user_id,
-        event_time,
-        cast(null as varchar) as stored_session_id
-    from clean
-    where user_session is null
-    {%- if is_incremental() and window_start is not none %}
+        {%- for column in columns %}
+        raw.{{ column }},
+        {%- endfor %}
+        {{ dbt.split_part('raw.category_code', "'.'", 1) }} as top_category
+    from {{ ref('stg_raw_events') }} as raw
+    -- Anti-join (a left join, not NOT EXISTS: DuckDB would group every row to decorrelate that).
+    left join (
+        select distinct
+            line_hash,
+            user_id,
+            event_time
+        from {{ ref('stg_event_duplicates') }}
+    ) as duplicates
+        on raw.line_hash = duplicates.line_hash
+        and raw.user_id = duplicates.user_id
+        and raw.event_time = duplicates.event_time
+    where raw.reason is null
+        and duplicates.line_hash is null
     union all
     select
-        user_id,
-        event_time,
-        session_id as stored_session_id
-    from {{ this }}
-    where user_session is null
-        and event_time < cast('{{ window_start }}' as {{ dbt.type_timestamp() }})
-        and event_time >= {{ dbt.dateadd('second', -gap_seconds, "cast('" ~ window_start ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
-    {%- endif %}
-),
+        {%- for column in columns %}
+        {{ column }},
+        {%- endfor %}
+        {{ dbt.split_part('category_code', "'.'", 1) }} as top_category
+    from {{ ref('stg_event_duplicates') }}
+    where source_file = kept_file
+{%- endset %}
 
-sessionless_starts as (
+with sessionless as (
     select
         *,
-        case
-            when lag(event_time) over (partition by user_id order by event_time) is null
-                or {{ dbt.datediff('lag(event_time) over (partition by user_id order by event_time)', 'event_time', 'second') }}
-                > {{ gap_seconds }}
-                then 1
-            else 0
-        end as starts_session
-    from sessionless
+        lag(event_time) over (partition by user_id order by event_time) as previous_event_time
+    from ({{ clean_events }}) as clean
+    where user_session is null
 ),
 
 sessionless_numbered as (
     select
         *,
-        sum(starts_session) over (
+        sum(
+            case
+                when previous_event_time is null
+                    or {{ dbt.datediff('previous_event_time', 'event_time', 'second') }} > {{ gap_seconds }}
+                    then 1
+                else 0
+            end
+        ) over (
             partition by user_id order by event_time rows between unbounded preceding and current row
         ) as session_number
-    from sessionless_starts
+    from sessionless
 ),
 
-sessionless_named as (
+events as (
     select
-        user_id,
-        event_time,
-        stored_session_id,
-        first_value(
-            coalesce(
-                stored_session_id,
-                'nosession-' || cast(user_id as varchar) || '-' || strftime(event_time, '%Y%m%d%H%M%S')
-            )
-        ) over (partition by user_id, session_number order by event_time) as session_id
+        {%- for column in columns %}
+        {{ column }},
+        {%- endfor %}
+        top_category,
+        user_session as session_id
+    from ({{ clean_events }}) as clean
+    where user_session is not null
+    union all
+    select
+        {%- for column in columns %}
+        {{ column }},
+        {%- endfor %}
+        top_category,
+        'nosession-' || cast(user_id as {{ dbt.type_string() }}) || '-'
+        || strftime(min(event_time) over (partition by user_id, session_number), '%Y%m%d%H%M%S') as session_id
     from sessionless_numbered
-),
-
-sessionless_ids as (
-    select distinct
-        user_id,
-        event_time,
-        session_id
-    from sessionless_named
-    where stored_session_id is null
 )
 
 select
-    clean.event_time,
-    cast(clean.event_time as date) as event_date,
-    clean.event_type,
-    clean.product_id,
-    clean.category_id,
-    clean.category_code,
-    {{ dbt.split_part('clean.category_code', "'.'", 1) }} as top_category,
-    clean.brand,
-    clean.price,
-    clean.user_id,
-    clean.user_session,
-    coalesce(clean.user_session, sessionless_ids.session_id) as session_id,
-    clean.source_file,
-    {{ loaded_at() }} as loaded_at
-from clean
-left join sessionless_ids
-    on clean.user_session is null
-    and clean.user_id = sessionless_ids.user_id
-    and clean.event_time = sessionless_ids.event_time
+    event_time,
+    cast(event_time as date) as event_date,
+    event_type,
+    product_id,
+    category_id,
+    category_code,
+    top_category,
+    brand,
+    price,
+    user_id,
+    user_session,
+    session_id,
+    source_file,
+    loaded_at
+from events
