@@ -15,7 +15,6 @@ relative (and absolute) 1e-9, which leaves room for float summation order only. 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,10 +61,6 @@ def equal(name: str, ours: object, theirs: object) -> Check:
     return Check(name, ours, theirs, ours == theirs)
 
 
-def close(a: float, b: float) -> bool:
-    return math.isclose(float(a), float(b), rel_tol=REL_TOL, abs_tol=ABS_TOL)
-
-
 def read_marts(warehouse: Path) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, str]]]:
     """The staging counts and every compared mart, with each mart's column types."""
     con = duckdb.connect(str(warehouse), read_only=True)
@@ -104,11 +99,9 @@ def differing(ours: pd.Series, theirs: pd.Series, sql_type: str) -> int:
         same = (a == b) | (a.isna() & b.isna())
         return int((~same).sum())
     if sql_type in ("VARCHAR", "BOOLEAN"):
-        a, b = ours.astype(object), theirs.astype(object)
-        if sql_type == "BOOLEAN":
-            a = a.map(lambda v: None if pd.isna(v) else bool(v))
-            b = b.map(lambda v: None if pd.isna(v) else bool(v))
-        same = (a == b) | (a.isna() & b.isna())
+        kind = "boolean" if sql_type == "BOOLEAN" else object
+        a, b = ours.astype(kind), theirs.astype(kind)
+        same = (a == b).fillna(False).astype(bool) | (a.isna() & b.isna())
         return int((~same.to_numpy(dtype=bool)).sum())
     a = pd.to_numeric(ours).to_numpy(dtype="float64", na_value=np.nan)
     b = pd.to_numeric(theirs).to_numpy(dtype="float64", na_value=np.nan)

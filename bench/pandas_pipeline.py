@@ -16,7 +16,8 @@ seeds/price_bands.csv. Computed, with the definitions of the SQL models:
   a session's product, overall and by top_category and price_band); the cart outcomes of
   int_funnel_cart_outcomes (in session, later session within conversion_window_days, abandoned)
   and from them cart_abandonment and cart_conversion_delay; engagement_deciles and
-  engagement_revenue_correlation (from the per-user ratios of int_user_engagement);
+  engagement_revenue_correlation (from the per-user ratios of int_user_engagement, whose totals
+  are summed over sessions by the session's smallest user_id, as in the SQL);
 - value: customer_value (revenue, purchases, orders, sessions, activity, buyer rank and value
   tier per user), revenue_pareto, revenue_concentration, tier_category_mix, tier_profile,
   customer_segments (flags and label per user) and segment_summary.
@@ -34,8 +35,11 @@ After staging, the clean frame becomes flat numpy arrays once (times in seconds,
 dense user and session codes, category and brand codes; `Events`), with a per-session table
 (int_sessions) and per-user totals. Every mart is then vectorized: np.bincount for counts and
 sums, np.minimum.at / np.maximum.at for first and last times, one pd.factorize per (level,
-dimension) of the funnel for its (entity, value) groups. The distinct (user, date) and (user,
-category) pairs found by the funnel are reused by the value marts (active days, category users).
+dimension) of the funnel for its (entity, value) groups (overall: the entity codes). Only the
+(session, product) pairs with a cart or a purchase are built (the others have no step to time
+and no cart outcome). The distinct (user, date) and (user, category) pairs found by the funnel
+are reused by the value marts (active days, category users). DuckDB's round() is reproduced
+exactly (sql_round), percentiles interpolate linearly like percentile_cont / quantile_cont.
 Timings: staging, keys (arrays and session/user tables), then one per group of marts.
 """
 
@@ -425,7 +429,7 @@ def prepare_events(clean: pd.DataFrame) -> Events:
 
 def counts_by_type(codes: np.ndarray, etype: np.ndarray, n: int) -> np.ndarray:
     """Events of each type per code: an (n, 4) array, from one bincount."""
-    key = codes.astype(np.int64) * len(EVENT_TYPES)
+    key = np.multiply(codes, len(EVENT_TYPES), dtype=np.int64)
     key += etype
     return np.bincount(key, minlength=n * len(EVENT_TYPES)).reshape(n, len(EVENT_TYPES))
 
@@ -748,7 +752,8 @@ def funnel_by_dimension(
     """marts.funnel_by_dimension: per level, dimension ('overall' and dims), value and stage.
 
     Per level and dimension, one pd.factorize of the (entity, value) keys gives the groups of
-    int_funnel_entity_stages; first and ordered times are group minima (np.minimum.at)."""
+    int_funnel_entity_stages (overall: the entity codes); first and ordered times are group
+    minima (np.minimum.at), and the groups are counted per value with np.bincount."""
     t_view = np.where(ev.etype == VIEW, ev.t, NEVER)  # views' times, shared by every grouping
     parts = []
     for dim in ["overall", *dims]:
@@ -760,9 +765,12 @@ def funnel_by_dimension(
             events = counts_by_type(values, ev.etype, n_values)
         order = value_order(dim, labels, bands)
         for level in ("session", "user"):
-            key = pair_keys(entity_codes(ev, level), values, n_values)
-            groups, uniques = pd.factorize(key)
-            del key
+            entity = entity_codes(ev, level)
+            if values is None:  # overall: the dense entity codes are the groups already
+                groups = entity
+                uniques = np.arange(ev.n_users if level == "user" else ev.n_sessions)
+            else:
+                groups, uniques = pd.factorize(pair_keys(entity, values, n_values))
             if (level, dim) in REUSED_PAIRS:
                 ev.pairs[(level, dim)] = uniques
             group_value = uniques % n_values
@@ -920,9 +928,9 @@ def cart_outcomes(sp: pd.DataFrame, data_end: int, window_days: int) -> pd.DataF
     return out
 
 
-def month_labels(days: np.ndarray) -> np.ndarray:
-    """'YYYY-MM' of days since the epoch."""
-    return days.astype("datetime64[D]").astype("datetime64[M]").astype(str).astype(object)
+def months(days: np.ndarray) -> np.ndarray:
+    """Months since the epoch (int64) of days since the epoch."""
+    return days.astype("datetime64[D]").astype("datetime64[M]").view("int64")
 
 
 def cart_abandonment(
@@ -935,7 +943,7 @@ def cart_abandonment(
     abandoned = carting & (sessions["purchases"].to_numpy() == 0)
     session_facts = pd.DataFrame(
         {
-            "month": month_labels(sessions["start"].to_numpy() // DAY),
+            "month": months(sessions["start"].to_numpy() // DAY),
             "carting_sessions": carting,
             "abandoned_sessions": abandoned,
             "abandoned_sessions_recovered_later": abandoned & recovered,
@@ -948,7 +956,7 @@ def cart_abandonment(
     outcome = outcomes["outcome"].to_numpy()
     item_facts = pd.DataFrame(
         {
-            "month": month_labels(outcomes["cart_day"].to_numpy()),
+            "month": months(outcomes["cart_day"].to_numpy()),
             "carted_items": 1,
             "items_purchased_in_session": outcome == "in_session",
             "items_purchased_later": outcome == "later_session",
@@ -960,7 +968,10 @@ def cart_abandonment(
     def by_month(facts: pd.DataFrame) -> pd.DataFrame:
         monthly = facts.groupby("month").sum().astype("int64")
         overall = facts.drop(columns="month").sum().astype("int64").to_frame().T
-        monthly = monthly.assign(dimension="month").rename_axis("dimension_value").reset_index()
+        # 'YYYY-MM', labelled once per month
+        labels = monthly.index.to_numpy().astype("datetime64[M]").astype(str).astype(object)
+        monthly = monthly.set_index(pd.Index(labels, name="dimension_value"))
+        monthly = monthly.assign(dimension="month").reset_index()
         overall = overall.assign(dimension="overall", dimension_value="all")
         return pd.concat([overall, monthly], ignore_index=True)
 
@@ -1481,8 +1492,8 @@ def customer_segments(ev: Events, value: pd.DataFrame, rules: dict[str, object])
         per_session[purchases > 0], float(rules["unprofitable_revenue_quantile"])
     )
     revenue_threshold = 0.0 if np.isnan(revenue_threshold) else revenue_threshold
-    tier = value["value_tier"].astype(str).to_numpy()
-    high_value = np.isin(tier, ["power", "core"])
+    tier = tier_codes(value)
+    high_value = tier <= TIERS.index("core")  # power or core
     with np.errstate(invalid="ignore"):
         overdue = (since_purchase > float(rules["churn_horizon_days"])) | (
             since_purchase > float(rules["at_risk_gap_multiplier"]) * gap
@@ -1497,16 +1508,18 @@ def customer_segments(ev: Events, value: pd.DataFrame, rules: dict[str, object])
         "one_time_buyer": value["orders"].to_numpy() == 1,
         "new_user": since_first < float(rules["new_user_days"]),
     }
-    segment = pd.Series(tier).map(DEFAULT_SEGMENTS).to_numpy(dtype=object)
+    # The first set flag in segment_precedence, else the tier's default: as codes of the names.
+    names = segment_names(rules)
+    segment = np.array([names.index(DEFAULT_SEGMENTS[t]) for t in TIERS])[tier]
     for flag in reversed(list(rules["segment_precedence"])):
         if flag not in SEGMENT_FLAGS:
             raise ValueError(f"segment_precedence names an unknown flag {flag!r}")
-        segment = np.where(flags[flag], flag, segment)
+        segment = np.where(flags[flag], names.index(flag), segment)
     return pd.DataFrame(
         {
             "user_id": value["user_id"].to_numpy(),
             "value_tier": value["value_tier"],
-            "segment": pd.Categorical(segment, categories=segment_names(rules)),
+            "segment": pd.Categorical.from_codes(segment, categories=names),
             **{f"is_{flag}": flags[flag] for flag in SEGMENT_FLAGS},
             "flag_count": sum(flags[flag].astype(np.int64) for flag in SEGMENT_FLAGS),
             "revenue": revenue,
@@ -1546,7 +1559,8 @@ def segment_summary(segments: pd.DataFrame, rules: dict[str, object]) -> pd.Data
     facts = segments[measures].assign(users=1, active_recent_users=segments["is_active_recent"])
     groups = [("segment", name, SEGMENT_FLAGS.get(name, "none")) for name in segment_names(rules)]
     groups += [("flag", flag, concern) for flag, concern in SEGMENT_FLAGS.items()]
-    by_segment = facts.groupby(segments["segment"].astype(str)).sum()
+    by_segment = facts.groupby(segments["segment"], observed=True).sum()
+    by_segment.index = by_segment.index.astype(str)
     rows = []
     for grouping, name, concern in groups:
         if grouping == "segment":
