@@ -1,34 +1,52 @@
 """Check the pandas baseline against the warehouse marts: same staging, funnel and value figures.
 
 Compared: clean and quarantined row counts (per reason) with staging.stg_events and
-staging.quarantined_events; sessions with intermediate.int_sessions; per level and stage the
-entities, entities_reached, entities_ordered and stage_events of marts.funnel_summary; per user the
-revenue, purchases, buyer_rank and value_tier of marts.customer_value; and the headline figures of
-marts.revenue_concentration. Counts must be equal; money and shares agree to a relative 1e-9.
+staging.quarantined_events; sessions with intermediate.int_sessions; and every row and column of
+the marts the pipeline computes: funnel_summary, funnel_by_dimension, time_to_action,
+cart_abandonment, cart_conversion_delay, engagement_deciles, engagement_revenue_correlation,
+customer_value, revenue_pareto, revenue_concentration, tier_category_mix, tier_profile,
+customer_segments and segment_summary.
+
+Per mart: the row counts, the rows found on one side only (matched on the mart's key columns),
+every mart column missing from the pandas result, and per column the number of matched rows whose
+values differ. Counts, text, booleans and timestamps must be equal; double columns agree to a
+relative (and absolute) 1e-9, which leaves room for float summation order only. Nulls match nulls.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from bench.pandas_pipeline import PipelineResult
 
-FUNNEL_COUNTS = ["entities", "entities_reached", "entities_ordered", "stage_events"]
-CONCENTRATION = [
-    "buyers",
-    "total_revenue",
-    "top_1pct_revenue_share",
-    "top_10pct_revenue_share",
-    "top_20pct_revenue_share",
-    "buyers_for_revenue_target",
-    "revenue_gini",
-]
 REL_TOL = 1e-9
+ABS_TOL = 1e-9
+# The marts compared row by row, with the columns that identify a row.
+MART_KEYS = {
+    "funnel_summary": ["level", "stage"],
+    "funnel_by_dimension": ["level", "dimension", "dimension_value", "stage"],
+    # Percentiles are linear interpolations like percentile_cont; both sides interpolate in
+    # double, so the usual 1e-9 holds (differences are float rounding only).
+    "time_to_action": ["step", "dimension", "dimension_value"],
+    "cart_abandonment": ["dimension", "dimension_value"],
+    "cart_conversion_delay": ["bucket_order"],
+    "engagement_deciles": ["ratio", "decile"],
+    # Correlations are rounded to 12 decimals on both sides: a float-noise difference can flip
+    # the last decimal (1e-12), well inside the absolute 1e-9.
+    "engagement_revenue_correlation": ["ratio", "population"],
+    "customer_value": ["user_id"],
+    "revenue_pareto": ["buyer_percentile"],
+    "revenue_concentration": [],
+    "tier_category_mix": ["value_tier", "top_category"],
+    "tier_profile": ["value_tier"],
+    "customer_segments": ["user_id"],
+    "segment_summary": ["grouping", "name"],
+}
 
 
 @dataclass
@@ -43,56 +61,87 @@ def equal(name: str, ours: object, theirs: object) -> Check:
     return Check(name, ours, theirs, ours == theirs)
 
 
-def close(a: float, b: float) -> bool:
-    return math.isclose(float(a), float(b), rel_tol=REL_TOL, abs_tol=1e-9)
-
-
-def read_marts(warehouse: Path) -> dict[str, pd.DataFrame]:
+def read_marts(warehouse: Path) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, str]]]:
+    """The staging counts and every compared mart, with each mart's column types."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        funnel_columns = ", ".join(FUNNEL_COUNTS)
         sql = {
             "clean": "select count(*) as n from staging.stg_events",
             "quarantine": "select reason, count(*) as n from staging.quarantined_events group by 1",
             "sessions": "select count(*) as n from intermediate.int_sessions",
-            "funnel": f"select level, stage, {funnel_columns} from marts.funnel_summary",
-            "value": "select user_id, revenue, purchases, buyer_rank, value_tier "
-            "from marts.customer_value",
-            "concentration": f"select {', '.join(CONCENTRATION)} from marts.revenue_concentration",
         }
-        return {name: con.sql(query).df() for name, query in sql.items()}
+        sql |= {mart: f"select * from marts.{mart}" for mart in MART_KEYS}
+        frames, types = {}, {}
+        for name, query in sql.items():
+            relation = con.sql(query)
+            types[name] = {c: str(t) for c, t in zip(relation.columns, relation.types, strict=True)}
+            frames[name] = relation.df()
+        return frames, types
     finally:
         con.close()
 
 
-def value_checks(ours: pd.DataFrame, theirs: pd.DataFrame) -> list[Check]:
-    merged = ours.merge(theirs, on="user_id", how="outer", suffixes=("_pd", "_db"), indicator=True)
-    both = merged[merged["_merge"] == "both"]
-    revenue_ok = [close(a, b) for a, b in zip(both["revenue_pd"], both["revenue_db"], strict=True)]
-    rank_pd = both["buyer_rank_pd"].astype("Int64").fillna(0)
-    rank_db = both["buyer_rank_db"].astype("Int64").fillna(0)
-    mismatches = {
-        "users only on one side": int((merged["_merge"] != "both").sum()),
-        "users with a different revenue": len(revenue_ok) - sum(revenue_ok),
-        "users with a different purchases count": int(
-            (both["purchases_pd"] != both["purchases_db"]).sum()
-        ),
-        "users with a different buyer_rank": int((rank_pd != rank_db).sum()),
-        "users with a different value_tier": int(
-            (both["value_tier_pd"] != both["value_tier_db"]).sum()
-        ),
+def pandas_marts(result: PipelineResult) -> dict[str, pd.DataFrame]:
+    concentration = pd.DataFrame([result.concentration])
+    named = {
+        "funnel_summary": result.funnel,
+        "customer_value": result.customer_value,
+        "revenue_concentration": concentration,
     }
-    checks = [Check("customer_value users", len(ours), len(theirs), len(ours) == len(theirs))]
-    checks += [Check(f"customer_value: {k}", v, 0, v == 0) for k, v in mismatches.items()]
-    for tier in ("power", "core", "light", "browser"):
-        a = int((ours["value_tier"] == tier).sum())
-        b = int((theirs["value_tier"] == tier).sum())
-        checks.append(Check(f"customer_value: {tier} users", a, b, a == b))
+    return {**result.marts, **named}
+
+
+def differing(ours: pd.Series, theirs: pd.Series, sql_type: str) -> int:
+    """Matched rows whose values differ (null = null)."""
+    if sql_type.startswith("TIMESTAMP") or sql_type == "DATE":
+        a = pd.to_datetime(ours).astype("datetime64[us]")
+        b = pd.to_datetime(theirs).astype("datetime64[us]")
+        same = (a == b) | (a.isna() & b.isna())
+        return int((~same).sum())
+    if sql_type in ("VARCHAR", "BOOLEAN"):
+        kind = "boolean" if sql_type == "BOOLEAN" else object
+        a, b = ours.astype(kind), theirs.astype(kind)
+        same = (a == b).fillna(False).astype(bool) | (a.isna() & b.isna())
+        return int((~same.to_numpy(dtype=bool)).sum())
+    a = pd.to_numeric(ours).to_numpy(dtype="float64", na_value=np.nan)
+    b = pd.to_numeric(theirs).to_numpy(dtype="float64", na_value=np.nan)
+    missing = np.isnan(a) | np.isnan(b)
+    if sql_type in ("DOUBLE", "FLOAT"):
+        same = np.isclose(a, b, rtol=REL_TOL, atol=ABS_TOL)
+    else:  # integers (counts, ranks, orders): exact
+        same = a == b
+    same = np.where(missing, np.isnan(a) & np.isnan(b), same)
+    return int((~same).sum())
+
+
+def mart_checks(
+    mart: str, ours: pd.DataFrame, theirs: pd.DataFrame, types: dict[str, str]
+) -> list[Check]:
+    """Rows, one-sided rows, missing columns and one check per compared column of one mart."""
+    keys = MART_KEYS[mart] or ["_row"]
+    if not MART_KEYS[mart]:  # a one-row mart
+        ours, theirs = ours.assign(_row=0), theirs.assign(_row=0)
+    checks = [Check(f"{mart} rows", len(ours), len(theirs), len(ours) == len(theirs))]
+    missing = [c for c in theirs.columns if c not in ours.columns]
+    if missing:
+        checks.append(Check(f"{mart}: columns missing in pandas", ", ".join(missing), "", False))
+    # Same key types on both sides (e.g. a categorical or int32 key against int64 or text).
+    ours = ours.astype({k: theirs[k].dtype for k in keys if k != "_row"})
+    columns = [c for c in theirs.columns if c not in keys and c not in missing]
+    merged = ours[keys + columns].merge(
+        theirs[keys + columns], on=keys, how="outer", suffixes=("_pd", "_db"), indicator=True
+    )
+    one_side = int((merged["_merge"] != "both").sum())
+    checks.append(Check(f"{mart}: rows on one side only", one_side, 0, one_side == 0))
+    both = merged[merged["_merge"] == "both"]
+    for column in columns:
+        n = differing(both[f"{column}_pd"], both[f"{column}_db"], types[column])
+        checks.append(Check(f"{mart}: rows with a different {column}", n, 0, n == 0))
     return checks
 
 
 def compare(result: PipelineResult, warehouse: Path) -> list[Check]:
-    marts = read_marts(warehouse)
+    marts, types = read_marts(warehouse)
     clean = int(marts["clean"]["n"].iloc[0])
     checks = [equal("stg_events rows", result.clean_events, clean)]
     theirs = {str(r.reason): int(r.n) for r in marts["quarantine"].itertuples()}
@@ -101,22 +150,12 @@ def compare(result: PipelineResult, warehouse: Path) -> list[Check]:
         checks.append(equal(f"quarantined_events {reason}", a, b))
     sessions = int(marts["sessions"]["n"].iloc[0])
     checks.append(equal("int_sessions rows", result.sessions, sessions))
-
-    funnel = marts["funnel"].set_index(["level", "stage"])
-    for row in result.funnel.itertuples(index=False):
-        for column in FUNNEL_COUNTS:
-            ours = int(getattr(row, column))
-            key = (row.level, row.stage)
-            theirs_value = int(funnel.loc[key, column]) if key in funnel.index else None
-            name = f"funnel_summary {row.level}/{row.stage} {column}"
-            checks.append(equal(name, ours, theirs_value))
-    checks.append(equal("funnel_summary rows", len(result.funnel), len(funnel)))
-
-    checks += value_checks(result.customer_value, marts["value"])
-    concentration = marts["concentration"].iloc[0]
-    for column in CONCENTRATION:
-        a, b = result.concentration[column], concentration[column]
-        checks.append(Check(f"revenue_concentration {column}", a, b, close(a, b)))
+    ours = pandas_marts(result)
+    for mart in MART_KEYS:
+        if mart not in ours:
+            checks.append(Check(f"{mart}: computed by pandas", "no", "yes", False))
+            continue
+        checks += mart_checks(mart, ours[mart], marts[mart], types[mart])
     return checks
 
 

@@ -198,6 +198,8 @@ class Runner:
             "bench.pandas_pipeline",
             "--project-dir",
             str(project),
+            "--vars",
+            self.s.dbt_vars,  # the same business rules as the dbt build it is checked against
             "--out",
             str(out),
             str(size.data.month_file),

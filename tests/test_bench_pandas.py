@@ -1,8 +1,12 @@
 """The benchmark's pandas baseline computes the same figures as the warehouse.
 
 The pipeline runs on the shared small data set and is compared with the marts of the shared
-build (funnel_summary, customer_value, revenue_concentration, staging counts). Its own rules
-(quarantine reasons on the exact path, the session gap) are checked on hand-made rows, and the
+build: staging counts and every row and column of the funnel marts (funnel_summary,
+funnel_by_dimension, time_to_action, cart_abandonment, cart_conversion_delay, engagement_deciles,
+engagement_revenue_correlation) and value marts (customer_value, revenue_pareto,
+revenue_concentration, tier_category_mix, tier_profile, customer_segments, segment_summary). Its
+own rules (quarantine reasons on the exact path, the session gap) and SQL look-alikes (round,
+ntile, delay bucket labels, price bands, value order) are checked on hand-made rows, and the
 harness's target verdicts on hand-made measurements. Nothing here is timed.
 """
 
@@ -14,22 +18,28 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.compare import compare, format_checks
+from bench.compare import MART_KEYS, compare, format_checks
 from bench.data import DataSet, Size, parse_size, parse_sizes
 from bench.measure import Measurement
 from bench.pandas_pipeline import (
     FAULTS,
+    PriceBands,
     assign_sessions,
+    delay_buckets,
     fault_codes,
     load_vars,
+    ntile,
     read_events,
     read_exact,
     read_fast,
     run_pipeline,
+    sql_round,
+    user_engagement,
+    value_order,
 )
 from bench.report import SizeFigures, targets
 from bench.run import KINDS, SizeResult
-from tests.conftest import PROJECT_DIR
+from tests.conftest import PROJECT_DIR, SMALL_VARS
 
 HEADER = (
     "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session"
@@ -63,15 +73,44 @@ def reasons(codes) -> list[str | None]:
     return [None if c == 0 else FAULTS[c - 1] for c in codes]
 
 
-def test_pandas_pipeline_matches_marts(built_warehouse) -> None:
+@pytest.fixture(scope="module")
+def pandas_result(built_warehouse):
     files = event_files(built_warehouse.events_dir)
     assert len(files) > 1, "the shared data set should span several monthly files"
-    result = run_pipeline(files, load_vars(PROJECT_DIR))
-    checks = compare(result, built_warehouse.path)
+    # The same vars as the build (the segments' at-risk rule reads churn_horizon_days).
+    return run_pipeline(files, load_vars(PROJECT_DIR, SMALL_VARS))
+
+
+def test_pandas_pipeline_matches_marts(pandas_result, built_warehouse) -> None:
+    checks = compare(pandas_result, built_warehouse.path)
     assert not [c for c in checks if not c.ok], format_checks(checks)
-    # The comparison must have covered every funnel stage and many users, not an empty mart.
-    assert len(result.funnel) == 6
-    assert result.concentration["buyers"] > 100
+    # Every mart was compared column by column.
+    for mart in MART_KEYS:
+        assert any(c.name.startswith(f"{mart}: rows with a different") for c in checks), mart
+
+
+def test_pandas_marts_are_not_trivially_empty(pandas_result) -> None:
+    """The comparison must have covered every stage, dimension, step, month and segment."""
+    marts = pandas_result.marts
+    assert len(pandas_result.funnel) == 6
+    assert pandas_result.concentration["buyers"] > 100
+    dims = set(marts["funnel_by_dimension"]["dimension"])
+    assert dims == {"overall", *load_vars(PROJECT_DIR)["funnel_dimensions"]}
+    actions = marts["time_to_action"]
+    assert set(actions["step"]) == {"view_to_cart", "cart_to_purchase"}
+    assert set(actions["dimension"]) == {"overall", "top_category", "price_band"}
+    abandonment = marts["cart_abandonment"]
+    assert (abandonment["dimension"] == "month").sum() >= 3
+    assert abandonment["items_purchased_later"].iloc[0] > 0
+    assert marts["cart_conversion_delay"]["conversions"].sum() > 0
+    assert len(marts["engagement_deciles"]) == 30
+    assert len(marts["engagement_revenue_correlation"]) == 6
+    assert len(marts["revenue_pareto"]) == 100
+    assert set(marts["tier_profile"]["value_tier"]) == {"power", "core", "light", "browser"}
+    assert marts["tier_category_mix"]["category_rank_in_tier"].notna().any()
+    segments = marts["customer_segments"]
+    assert segments["segment"].nunique() >= 5
+    assert segments["is_at_risk_high_value"].any() and segments["is_discount_dependent"].any()
 
 
 def test_fast_and_exact_paths_agree_on_clean_data(small_events) -> None:
@@ -155,3 +194,49 @@ def test_target_verdicts() -> None:
     assert verdicts["10M full build <= 11x the 1M one (both minus start-up)"] is True
     assert verdicts["10M: build without ML peak RSS <= 1/2 of pandas (build / pandas)"] is True
     assert verdicts["42.4M: full build (ML and start-up included) <= 4x landing floor"] is None
+
+
+def test_sql_look_alikes() -> None:
+    # DuckDB's round() goes half away from zero (numpy's goes half to even).
+    assert list(sql_round([0.125, -0.125, 2.675, 0.375], 2)) == [0.13, -0.13, 2.67, 0.38]
+    # ntile: the first n % buckets tiles hold one row more.
+    assert list(ntile(4, 3)) == [1, 1, 2, 3]
+    assert list(ntile(23, 10)) == [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9,
+                                   10, 10]  # fmt: skip
+    assert list(ntile(3, 10)) == [1, 2, 3]
+    assert list(delay_buckets([1, 6, 24, 72, 168])["delay_bucket"]) == [
+        "<1h", "1-6h", "6-24h", "1-3d", "3-7d", "7d+"
+    ]  # fmt: skip
+    assert list(delay_buckets([2, 48])["delay_bucket"]) == ["<2h", "2-48h", "2d+"]
+
+
+def test_price_bands_and_value_order() -> None:
+    bands = PriceBands.load(PROJECT_DIR)
+    labels = bands.value_labels[
+        bands.lookup(pd.Series([0.0, 49.99, 50.0, 799.99, 800.0, 1e6]).to_numpy())
+    ]
+    assert list(labels) == ["0-50", "0-50", "50-100", "400-800", "800+", "800+"]
+    # Bands in the seed's sort order (unbanded last), other dimensions in text order.
+    assert list(value_order("price_band", ["800+", "(unbanded)", "0-50", "100-200"], bands)) == [
+        3, 4, 1, 2
+    ]  # fmt: skip
+    assert list(value_order("brand", ["b", "(missing)", "a"], bands)) == [3, 1, 2]
+
+
+def test_engagement_counts_sessions_for_their_smallest_user() -> None:
+    """int_user_engagement sums int_sessions by the session's user (min user_id): a session
+    shared by users 7 and 8 counts for 7 only, and 9 (no session of their own) gets zeros."""
+    sessions = pd.DataFrame(
+        {
+            "user": [0, 0, 1],  # user codes: 0 = user 7 (owns the shared session), 1 = user 8
+            "views": [2, 1, 5],
+            "carts": [1, 0, 1],
+            "purchases": [1, 0, 0],
+            "revenue": [10.005, 0.0, 0.0],
+        }
+    )
+    users = user_engagement(sessions, pd.Series([7, 8, 9]).to_numpy())
+    assert users["views"].tolist() == [3, 5, 0]
+    assert users["sessions"].tolist() == [2, 1, 0]
+    assert users["orders"].tolist() == [1, 0, 0]
+    assert users["revenue"].tolist() == [10.01, 0.0, 0.0]  # the double 10.005 is 10.00500...
