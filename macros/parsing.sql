@@ -16,7 +16,7 @@
     not (checked with cheap string tests on the row's fields, in `fields`).
 -#}
 {% macro canonical_integer_text(text_expr) -%}
-    ({{ text_expr }} = '' or {{ text_expr }} = '0' or left(ltrim({{ text_expr }}, '-'), 1) between '1' and '9')
+    ({{ text_expr }} = '0' or left(ltrim({{ text_expr }}, '-'), 1) between '1' and '9')
 {%- endmacro %}
 
 {% macro raw_line_is_renderable() -%}

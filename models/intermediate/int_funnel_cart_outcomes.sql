@@ -9,8 +9,9 @@ with session_products as (
 ),
 
 data_end as (
+    -- The last event in the data (int_session_products holds carted and bought items only).
     select max(last_event_at) as last_event_at
-    from session_products
+    from {{ ref('int_session_hours') }}
 ),
 
 carted as (

@@ -34,25 +34,7 @@
 } -%}
 {%- set first_times = ['first_view_at', 'first_cart_at', 'first_purchase_at'] -%}
 
-with price_bands as (
-    select
-        band_label,
-        lower_bound,
-        coalesce(upper_bound, cast('infinity' as {{ funnel_type_double() }})) as upper_bound
-    from {{ ref('price_bands') }}
-),
-
-{#- A range join over every event is slow: look the band up once per distinct price instead. #}
-price_band_lookup as (
-    select
-        prices.price,
-        price_bands.band_label
-    from (select distinct price from {{ ref('stg_events') }}) as prices
-    inner join price_bands
-        on prices.price >= price_bands.lower_bound
-        and prices.price < price_bands.upper_bound
-),
-
+with
 {%- for level, key in [('session', 'session_id'), ('user', 'user_id')] %}
 {%- for d in dims %}
 
@@ -77,7 +59,7 @@ price_band_lookup as (
         {{ funnel_times_list('events.event_time', "events.event_type = 'purchase'") }} as purchase_times
     from {{ ref('stg_events') }} as events
     {%- if d == 'price_band' %}
-    left join price_band_lookup
+    left join {{ ref('int_event_price_bands') }} as price_band_lookup
         on events.price = price_band_lookup.price
     {%- endif %}
     group by events.{{ key }}, {{ group_expr }}
