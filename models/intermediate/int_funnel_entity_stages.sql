@@ -35,23 +35,31 @@
 {%- set first_times = ['first_view_at', 'first_cart_at', 'first_purchase_at'] -%}
 
 with
-{%- for level, key in [('session', 'session_id'), ('user', 'user_id')] %}
+{#- Sessions are grouped by (user_id, session_key()); session_id is carried along (and pruned by
+    DuckDB when a reader does not select entity_id). -#}
+{%- for level in ['session', 'user'] %}
 {%- for d in dims %}
 
 {{ level }}_{{ d }} as (
     select
         {%- if d in hourly %}
-        hours.{{ key }},
+        hours.user_id,
+        {%- if level == 'session' %}
+        any_value(hours.session_id) as session_id,
+        {%- endif %}
         {{ hourly[d] }} as dimension_value,
         cast(sum(hours.views) as {{ dbt.type_bigint() }}) as views,
         min(hours.first_view_at) as first_view_at,
         {{ funnel_merge_lists('hours.cart_times') }} as cart_times,
         {{ funnel_merge_lists('hours.purchase_times') }} as purchase_times
     from {{ ref('int_session_hours') }} as hours
-    group by hours.{{ key }}{% if d != 'overall' %}, {{ hourly[d] }}{% endif %}
+    group by hours.user_id{% if level == 'session' %}, {{ session_key('hours.session_id') }}{% endif %}{% if d != 'overall' %}, {{ hourly[d] }}{% endif %}
         {%- else %}
         {%- set group_expr, label = by_event[d] %}
-        events.{{ key }},
+        events.user_id,
+        {%- if level == 'session' %}
+        any_value(events.session_id) as session_id,
+        {%- endif %}
         {{ label | replace('dim_value', group_expr) }} as dimension_value,
         count(case when events.event_type = 'view' then 1 end) as views,
         min(case when events.event_type = 'view' then events.event_time end) as first_view_at,
@@ -62,7 +70,7 @@ with
     left join {{ ref('int_event_price_bands') }} as price_band_lookup
         on events.price = price_band_lookup.price
     {%- endif %}
-    group by events.{{ key }}, {{ group_expr }}
+    group by events.user_id{% if level == 'session' %}, {{ session_key('events.session_id') }}{% endif %}, {{ group_expr }}
         {%- endif %}
 ),
 {%- endfor %}

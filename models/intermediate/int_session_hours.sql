@@ -17,8 +17,8 @@
 {%- set window_start = event_window_start() %}
 
 select
-    session_id,
-    min(user_id) as user_id,
+    any_value(session_id) as session_id,
+    user_id,
     event_date,
     cast(extract(hour from event_time) as integer) as event_hour,
     min(event_time) as first_event_at,
@@ -34,4 +34,4 @@ select
     {{ loaded_at() }} as loaded_at
 from {{ ref('stg_events') }}
 where {{ touched_sessions_filter(window_start) }}
-group by session_id, event_date, cast(extract(hour from event_time) as integer)
+group by user_id, {{ session_key() }}, event_date, cast(extract(hour from event_time) as integer)

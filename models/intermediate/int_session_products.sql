@@ -18,7 +18,8 @@
 
 with items_past_view as (
     select distinct
-        session_id,
+        user_id,
+        {{ session_key() }} as session_key,
         product_id
     from {{ ref('stg_events') }}
     where event_type <> 'view'
@@ -27,9 +28,9 @@ with items_past_view as (
 
 session_products as (
     select
-        events.session_id,
+        any_value(events.session_id) as session_id,
         events.product_id,
-        min(events.user_id) as user_id,
+        events.user_id,
         min(events.category_id) as category_id,
         min(events.top_category) as top_category,
         min(events.brand) as brand,
@@ -44,9 +45,10 @@ session_products as (
         max(case when events.event_type = 'purchase' then events.event_time end) as last_purchase_at
     from {{ ref('stg_events') }} as events
     inner join items_past_view
-        on events.session_id = items_past_view.session_id
+        on events.user_id = items_past_view.user_id
+        and {{ session_key('events.session_id') }} = items_past_view.session_key
         and events.product_id = items_past_view.product_id
-    group by events.session_id, events.product_id
+    group by events.user_id, {{ session_key('events.session_id') }}, events.product_id
 )
 
 select

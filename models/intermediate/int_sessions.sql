@@ -20,8 +20,8 @@ with session_hours as (
 )
 
 select
-    session_id,
-    min(user_id) as user_id,
+    any_value(session_id) as session_id,
+    user_id,
     min(first_event_at) as session_start,
     max(last_event_at) as session_end,
     {{ dbt.datediff('min(first_event_at)', 'max(last_event_at)', 'second') }} as duration_seconds,
@@ -35,4 +35,4 @@ select
     min({{ funnel_list_min('purchase_times') }}) as first_purchase_at,
     {{ loaded_at() }} as loaded_at
 from session_hours
-group by session_id
+group by user_id, {{ session_key() }}

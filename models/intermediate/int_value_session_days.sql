@@ -20,7 +20,8 @@ with session_days as (
     -- exactly the sessions to recompute here.
     select
         user_id,
-        session_id,
+        {{ session_key() }} as session_key,
+        any_value(session_id) as session_id,
         event_date,
         min(first_event_at) as first_event_at,
         max(last_event_at) as last_event_at,
@@ -29,7 +30,7 @@ with session_days as (
         {%- endfor %}
     from {{ ref('int_session_hours') }}
     where {{ loaded_since_this_model() }}
-    group by user_id, session_id, event_date
+    group by user_id, {{ session_key() }}, event_date
 )
 
 select
@@ -45,4 +46,4 @@ select
     {%- endfor %}
     {{ loaded_at() }} as loaded_at
 from session_days
-window session_order as (partition by user_id, session_id order by event_date rows between unbounded preceding and current row)
+window session_order as (partition by user_id, session_key order by event_date rows between unbounded preceding and current row)
