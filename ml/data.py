@@ -180,8 +180,9 @@ def iter_features(
             if len(chunk) == 0:
                 break
             matrix = np.full((len(chunk), len(columns)), np.nan, dtype=np.float32, order="F")
-            for j in np.flatnonzero(wanted):
-                matrix[:, j] = chunk[columns[j]].to_numpy(dtype=np.float32)
+            # One conversion of the whole chunk (pandas joins its float32 columns) is faster
+            # than one per column.
+            matrix[:, wanted] = chunk[selected].to_numpy(dtype=np.float32)
             matrix[np.isinf(matrix)] = np.nan
             positions = chunk["position"].to_numpy(dtype=np.int64)
             found[positions] = True
