@@ -17,6 +17,7 @@ data_end as (
 carted as (
     select
         session_id,
+        session_key,
         product_id,
         user_id,
         first_cart_at,
@@ -54,6 +55,7 @@ later_purchase as (
 
 select
     carted.session_id,
+    carted.session_key,
     carted.product_id,
     carted.user_id,
     carted.first_cart_at,

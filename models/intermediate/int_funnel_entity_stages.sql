@@ -35,8 +35,7 @@
 {%- set first_times = ['first_view_at', 'first_cart_at', 'first_purchase_at'] -%}
 
 with
-{#- Sessions are grouped by (user_id, session_key()); session_id is carried along (and pruned by
-    DuckDB when a reader does not select entity_id). -#}
+{#- Sessions are grouped by (user_id, session_key); their entity_id is the key as text. -#}
 {%- for level in ['session', 'user'] %}
 {%- for d in dims %}
 
@@ -45,7 +44,7 @@ with
         {%- if d in hourly %}
         hours.user_id,
         {%- if level == 'session' %}
-        any_value(hours.session_id) as session_id,
+        hours.session_key,
         {%- endif %}
         {{ hourly[d] }} as dimension_value,
         cast(sum(hours.views) as {{ dbt.type_bigint() }}) as views,
@@ -53,12 +52,12 @@ with
         {{ funnel_merge_lists('hours.cart_times') }} as cart_times,
         {{ funnel_merge_lists('hours.purchase_times') }} as purchase_times
     from {{ ref('int_session_hours') }} as hours
-    group by hours.user_id{% if level == 'session' %}, {{ session_key('hours.session_id') }}{% endif %}{% if d != 'overall' %}, {{ hourly[d] }}{% endif %}
+    group by hours.user_id{% if level == 'session' %}, hours.session_key{% endif %}{% if d != 'overall' %}, {{ hourly[d] }}{% endif %}
         {%- else %}
         {%- set group_expr, label = by_event[d] %}
         events.user_id,
         {%- if level == 'session' %}
-        any_value(events.session_id) as session_id,
+        {{ session_key('events.session_id') }} as session_key,
         {%- endif %}
         {{ label | replace('dim_value', group_expr) }} as dimension_value,
         count(case when events.event_type = 'view' then 1 end) as views,
@@ -80,7 +79,7 @@ with
 first_times as (
     {%- for d in dims %}
     {%- set outer_loop = loop %}
-    {%- for level, entity_id in [('session', 'session_id'), ('user', 'cast(user_id as ' ~ dbt.type_string() ~ ')')] %}
+    {%- for level, entity_id in [('session', 'cast(session_key as ' ~ dbt.type_string() ~ ')'), ('user', 'cast(user_id as ' ~ dbt.type_string() ~ ')')] %}
     select
         '{{ level }}' as level,
         {{ entity_id }} as entity_id,

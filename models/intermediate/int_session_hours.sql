@@ -1,6 +1,9 @@
 {#-
     One row per session, UTC day and hour with events: counts by type, revenue, first and last
-    times, and the times of the session's cart and purchase events in that hour. The session-,
+    times, and the times of the session's cart and purchase events in that hour. Sessions are
+    keyed by (user_id, session_key): the 36-character session_id is not stored in this or the
+    session tables rolled up from it (writing millions of random texts costs more than the rest
+    of the table). The session-,
     day- and hour-grained work of every later model reads this table instead of the events:
     int_value_session_days and int_user_days roll it up, and the funnel takes its overall, date and
     hour stages from it (the event times keep the ordered funnel exact).
@@ -11,14 +14,14 @@
     materialized='incremental',
     on_schema_change='fail',
     incremental_strategy='delete+insert',
-    unique_key='session_id',
+    unique_key=['user_id', 'session_key'],
     pre_hook="{{ delete_sessions_in_event_window('last_event_at') }}"
 ) }}
 {%- set window_start = event_window_start() %}
 
 select
-    any_value(session_id) as session_id,
     user_id,
+    {{ session_key() }} as session_key,
     event_date,
     cast(extract(hour from event_time) as integer) as event_hour,
     min(event_time) as first_event_at,

@@ -28,9 +28,10 @@ with items_past_view as (
 
 session_products as (
     select
+        events.user_id,
+        items_past_view.session_key,
         any_value(events.session_id) as session_id,
         events.product_id,
-        events.user_id,
         min(events.category_id) as category_id,
         min(events.top_category) as top_category,
         min(events.brand) as brand,
@@ -48,7 +49,7 @@ session_products as (
         on events.user_id = items_past_view.user_id
         and {{ session_key('events.session_id') }} = items_past_view.session_key
         and events.product_id = items_past_view.product_id
-    group by events.user_id, {{ session_key('events.session_id') }}, events.product_id
+    group by events.user_id, items_past_view.session_key, events.product_id
 )
 
 select

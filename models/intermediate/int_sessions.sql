@@ -7,7 +7,7 @@
     materialized='incremental',
     on_schema_change='fail',
     incremental_strategy='delete+insert',
-    unique_key='session_id',
+    unique_key=['user_id', 'session_key'],
     pre_hook="{{ delete_sessions_in_event_window('session_end') }}"
 ) }}
 -- depends_on: {{ ref('stg_events') }}
@@ -20,8 +20,8 @@ with session_hours as (
 )
 
 select
-    any_value(session_id) as session_id,
     user_id,
+    session_key,
     min(first_event_at) as session_start,
     max(last_event_at) as session_end,
     {{ dbt.datediff('min(first_event_at)', 'max(last_event_at)', 'second') }} as duration_seconds,
@@ -35,4 +35,4 @@ select
     min({{ funnel_list_min('purchase_times') }}) as first_purchase_at,
     {{ loaded_at() }} as loaded_at
 from session_hours
-group by user_id, {{ session_key() }}
+group by user_id, session_key

@@ -25,7 +25,7 @@ with session_days as (
         max({{ funnel_list_max('purchase_times') }}) as last_purchase_at
     from {{ ref('int_session_hours') }}
     where {{ event_window_filter('event_date', window_start) }}
-    group by user_id, event_date, {{ session_key() }}
+    group by user_id, event_date, session_key
 )
 
 select

@@ -9,7 +9,7 @@
     materialized='incremental',
     on_schema_change='fail',
     incremental_strategy='delete+insert',
-    unique_key='session_id',
+    unique_key=['user_id', 'session_key'],
     pre_hook="{{ delete_sessions_in_event_window('last_event_at') }}"
 ) }}
 -- depends_on: {{ ref('stg_events') }}
@@ -20,8 +20,7 @@ with session_days as (
     -- exactly the sessions to recompute here.
     select
         user_id,
-        {{ session_key() }} as session_key,
-        any_value(session_id) as session_id,
+        session_key,
         event_date,
         min(first_event_at) as first_event_at,
         max(last_event_at) as last_event_at,
@@ -30,12 +29,12 @@ with session_days as (
         {%- endfor %}
     from {{ ref('int_session_hours') }}
     where {{ loaded_since_this_model() }}
-    group by user_id, {{ session_key() }}, event_date
+    group by user_id, session_key, event_date
 )
 
 select
     user_id,
-    session_id,
+    session_key,
     event_date,
     lead(event_date) over session_order as next_event_date,
     min(first_event_at) over session_order as session_start,

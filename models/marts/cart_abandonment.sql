@@ -5,7 +5,8 @@
 -#}
 with sessions as (
     select
-        session_id,
+        user_id,
+        session_key,
         carts,
         purchases,
         remove_from_carts,
@@ -17,13 +18,16 @@ cart_outcomes as (
     select
         outcome,
         window_censored,
-        session_id,
+        user_id,
+        session_key,
         {{ funnel_month_label('cart_date') }} as cart_month
     from {{ ref('int_funnel_cart_outcomes') }}
 ),
 
 recovered_sessions as (
-    select distinct session_id
+    select distinct
+        user_id,
+        session_key
     from cart_outcomes
     where outcome = 'later_session'
 ),
@@ -35,14 +39,15 @@ session_stats as (
         sum(case when sessions.carts > 0 then 1 else 0 end) as carting_sessions,
         sum(case when sessions.carts > 0 and sessions.purchases = 0 then 1 else 0 end) as abandoned_sessions,
         sum(
-            case when sessions.carts > 0 and sessions.purchases = 0 and recovered_sessions.session_id is not null then 1 else 0 end
+            case when sessions.carts > 0 and sessions.purchases = 0 and recovered_sessions.session_key is not null then 1 else 0 end
         ) as abandoned_sessions_recovered_later,
         sum(sessions.carts) as cart_events,
         sum(sessions.remove_from_carts) as remove_from_cart_events,
         sum(case when sessions.carts > 0 and sessions.remove_from_carts > 0 then 1 else 0 end) as carting_sessions_with_remove
     from sessions
     left join recovered_sessions
-        on sessions.session_id = recovered_sessions.session_id
+        on sessions.user_id = recovered_sessions.user_id
+        and sessions.session_key = recovered_sessions.session_key
     group by grouping sets ((), (sessions.session_month))
 ),
 
