@@ -12,16 +12,20 @@
       sessions       snapshot_sessions   sessions truncated at the end of the as-of date
       products, categories, brands
                      product_touches, category_touches, brand_touches: one row per key the user
-                                         touched on or before the as-of date, days_ago of its last
-                                         touch; category_touches also holds the user's views and
-                                         purchases of the category (and their values) up to the
-                                         as-of date, and the category's mean view price (all users)
+                                         touched, days_ago of its last touch on or before the
+                                         as-of date (null when not touched by then: count
+                                         days_ago, never rows); category_touches also holds the
+                                         user's views and purchases of the category (and their
+                                         values) up to the as-of date, and the category's mean
+                                         view price (all users)
       items          user_days (mean and highest prices), category_touches (price indexes)
       category_mix   user_categories     one row per top-level category the user touched, with its
-                                         events and revenue up to the as-of date
+                                         events and revenue up to the as-of date (null when none)
       purchase_gaps  snapshot_purchases  purchase days on or before the as-of date, with the gap before each
       derived        (none)              ratios and trends computed from the features above
     In every dated source, days_ago = days from the row's date to the as-of date (0 = the as-of date).
+    The per-key sources are computed per user with one column per as-of date
+    (feature_per_snapshot in macros/feature_snapshots.sql rewrites their features for that).
 -#}
 
 {% macro feature_families() -%}
@@ -139,7 +143,7 @@
     {#- products, categories, brands: one row per (as_of_date, user_id, key), days_ago = of its last touch -#}
     {% for family, what in [('products', 'products'), ('categories', 'categories (category_id)'), ('brands', 'brands')] %}
         {% for w in windows %}
-            {% do fam[family].append(feature_def('distinct_' ~ family ~ '_' ~ w.suffix, 'count(' ~ feature_when(w, '1') ~ ')', 'bigint',
+            {% do fam[family].append(feature_def('distinct_' ~ family ~ '_' ~ w.suffix, 'count(' ~ feature_when(w, 'days_ago') ~ ')', 'bigint',
                 'Distinct ' ~ what ~ ' touched by any event ' ~ w.label ~ '.', 0, 'distinct_' ~ family)) %}
         {% endfor %}
     {% endfor %}
@@ -167,7 +171,7 @@
     {% do fam['category_mix'].append(feature_def('top_categories_event_share_all',
         value_top_n_sum('events', top_n) ~ ' / nullif(sum(events), 0)', 'double',
         "Share of the user's events (with a known top-level category) in their " ~ top_n ~ ' most active top-level categories (var value_top_categories), all history.')) %}
-    {% do fam['category_mix'].append(feature_def('distinct_top_categories_all', 'count(*)', 'bigint',
+    {% do fam['category_mix'].append(feature_def('distinct_top_categories_all', 'count(events)', 'bigint',
         'Distinct top-level categories touched, all history up to the as-of date.', 0)) %}
     {% do fam['category_mix'].append(feature_def('top_category_revenue_share_all',
         'max(revenue) / nullif(sum(revenue), 0)', 'double',

@@ -25,6 +25,13 @@
 {%- endfor -%}
 {#- Per-key tables: (family, key column, sums per snapshot date as (column, expression)). -#}
 {%- set partitions = feature_user_partitions(dates | length) -%}
+{#- Sources with one row per (user, key): (keys CTE, join) aggregated per user per snapshot. -#}
+{%- set per_key_sources = {
+    'product_touches': ('product_keys', ''),
+    'category_touches': ('category_keys', 'inner join category_prices on keys.category_id = category_prices.category_id'),
+    'brand_touches': ('brand_keys', ''),
+    'user_categories': ('top_category_keys', ''),
+} -%}
 {%- set key_tables = [
     ('product', 'product_id', []),
     ('category', 'category_id', [('views', 'views'), ('viewed_value', 'views * price'),
@@ -110,43 +117,6 @@ from (
     ),
 
     {% endfor %}
-    {% for family, key, sums in key_tables %}
-    {{ family }}_touches as (
-        -- One row per {{ family }} the user touched on or before the as-of date, days_ago of the last touch:
-        -- distinct counts per window are plain counts.
-        select
-            as_of_date,
-            user_id,
-            {{ key }},
-            {{ dbt.datediff('last_touch', 'as_of_date', 'day') }} as days_ago
-            {%- for column, expr in sums %},
-            {{ column }}
-            {%- endfor %}
-            {%- if family == 'category' %},
-            category_view_price
-            {%- endif %}
-        from (
-            select
-                snapshots.as_of_date,
-                keys.user_id,
-                keys.{{ key }},
-                {{ feature_pick(dates, 'keys.last_touch') }} as last_touch
-                {%- for column, expr in sums %},
-                {{ feature_pick(dates, 'keys.' ~ column) }} as {{ column }}
-                {%- endfor %}
-                {%- if family == 'category' %},
-                {{ feature_pick(dates, 'category_prices.category_view_price') }} as category_view_price
-                {%- endif %}
-            from {{ family }}_keys as keys
-            {%- if family == 'category' %}
-            inner join category_prices on keys.category_id = category_prices.category_id
-            {%- endif %}
-            cross join snapshots
-        ) as picked
-        where last_touch is not null
-    ),
-
-    {% endfor %}
     top_category_keys as (
         -- Events and revenue per top-level category the user touched, per snapshot date n (null when none).
         select
@@ -162,21 +132,6 @@ from (
         group by user_id, top_category
     ),
 
-    user_categories as (
-        select *
-        from (
-            select
-                snapshots.as_of_date,
-                keys.user_id,
-                keys.top_category,
-                {{ feature_pick(dates, 'keys.events') }} as events,
-                {{ feature_pick(dates, 'keys.revenue') }} as revenue
-            from top_category_keys as keys
-            cross join snapshots
-        ) as picked
-        where events is not null
-    ),
-
     snapshot_purchases as (
         select
             snapshots.as_of_date,
@@ -189,6 +144,35 @@ from (
     ),
 
 {% for source in sources %}
+{%- if source in per_key_sources %}
+{%- set keys_cte, joins = per_key_sources[source] %}
+{{ source }}_by_user as (
+    -- The per-key rows aggregated per user, once for every snapshot date n (feature_per_snapshot):
+    -- spreading them over the dates first would multiply the largest input by the date count.
+    select
+        keys.user_id
+        {%- for d in dates %}
+        {%- set n = loop.index %}
+        {%- for f in features if f.source == source %},
+        {{ feature_per_snapshot(f.sql, n, d) }} as {{ f.name }}_{{ n }}
+        {%- endfor %}
+        {%- endfor %}
+    from {{ keys_cte }} as keys
+    {{ joins }}
+    group by keys.user_id
+),
+
+{{ source }}_features as (
+    select
+        snapshots.as_of_date,
+        by_user.user_id,
+        {%- for f in features if f.source == source %}
+        {{ feature_pick(dates, 'by_user.' ~ f.name) }} as {{ f.name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ source }}_by_user as by_user
+    cross join snapshots
+),
+{%- else %}
 {{ source }}_features as (
     select
         as_of_date,
@@ -199,6 +183,7 @@ from (
     from {{ source }}
     group by as_of_date, user_id
 ),
+{%- endif %}
 
 {% endfor %}
 base_features as (
@@ -235,4 +220,22 @@ from base_features
     insert into {{ this }} by name
     {{ feature_snapshot_partition(part) }};
     {%- endfor %}
+{%- endmacro %}
+
+
+
+{% macro feature_per_snapshot(sql, n, as_of) -%}
+    {#- A per-key feature aggregate (written over the columns of one row per key touched on or
+        before the as-of date: days_ago of the last touch, sums up to the as-of date) rewritten
+        over a keys CTE row with one column per snapshot date: days_ago becomes the days from
+        last_touch_n to the as-of date (null when the key was not touched by then, so the row
+        drops out of every count), and each summed column becomes its _n column. -#}
+    {%- set re = modules.re -%}
+    {#- A namespace: a plain set inside the loop would not outlive the loop. -#}
+    {%- set rewritten = namespace(sql=re.sub('\\bdays_ago\\b', '(' ~ dbt.datediff('keys.last_touch_' ~ n, "cast('" ~ as_of ~ "' as date)", 'day') ~ ')', sql)) -%}
+    {%- for column in ['views', 'viewed_value', 'purchases', 'purchased_value', 'events', 'revenue'] -%}
+        {%- set rewritten.sql = re.sub('\\b' ~ column ~ '\\b', 'keys.' ~ column ~ '_' ~ n, rewritten.sql) -%}
+    {%- endfor -%}
+    {%- set rewritten.sql = re.sub('\\bcategory_view_price\\b', 'category_prices.category_view_price_' ~ n, rewritten.sql) -%}
+    {{ return(rewritten.sql) }}
 {%- endmacro %}
