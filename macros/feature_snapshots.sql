@@ -223,7 +223,6 @@ from base_features
 {%- endmacro %}
 
 
-
 {% macro feature_per_snapshot(sql, n, as_of) -%}
     {#- A per-key feature aggregate (written over the columns of one row per key touched on or
         before the as-of date: days_ago of the last touch, sums up to the as-of date) rewritten
