@@ -14,7 +14,7 @@ export WAREHOUSE_PATH ?= warehouse.duckdb
 export PUBLISHED_WAREHOUSE_PATH ?= warehouse.published.duckdb
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: install sample build publish export report bench test lint format docs clean
+.PHONY: install sample build publish export report bench bench-quick test lint format docs clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ BENCH_SIZES ?= 1M
 BENCH_ARGS ?=
 bench: install
 	$(PY) -m bench --sizes $(BENCH_SIZES) $(BENCH_ARGS)
+
+# About a minute: 100k events, each step once; the report goes to bench/cache/ (git-ignored),
+# so it does not replace the committed BENCHMARKS.md.
+bench-quick: install
+	$(PY) -m bench --sizes 100k --repeats 1 --out bench/cache/BENCHMARKS.quick.md
 
 # reports/findings.html + PNG charts, every number read from the marts.
 report: install

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import re
 import statistics
 from dataclasses import dataclass
 from importlib import metadata
@@ -18,6 +19,14 @@ from bench.run import KINDS, LABELS, REPO_DIR, RunResult, SizeResult
 GB = 1e9  # decimal, like DuckDB's '8GB'
 ROWS_1M, ROWS_10M, ROWS_FULL = 1_000_000, 10_000_000, 42_400_000
 NOT_MEASURED = "not measured"
+SLOWEST_MODELS = 8
+# One finished node in dbt's console log, e.g.
+# "12 of 178 OK created sql table model a.b ..... [OK in 1.2s]".
+DBT_NODE_LINE = re.compile(
+    r"\d+ of \d+ (?:OK|PASS|WARN|ERROR|FAIL)\S* (?:\d+ )?(?:created |inserted |)(?:sql |python )?"
+    r"(?P<kind>\w+ model |test |seed )?(?P<name>\S+) \.*\s*\[.*? in (?P<seconds>[0-9.]+)s\]"
+)
+ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,6 +98,28 @@ class SizeFigures:
 
 def find(figures: list[SizeFigures], rows: int) -> SizeFigures | None:
     return next((f for f in figures if f.rows == rows), None)
+
+
+def node_seconds(log_path: Path) -> dict[str, float]:
+    """Seconds per model (summed over all tests as `tests`) from one dbt build's console log."""
+    found: dict[str, float] = {}
+    if not log_path.exists():
+        return found
+    for line in ANSI_COLOUR.sub("", log_path.read_text(errors="replace")).splitlines():
+        match = DBT_NODE_LINE.search(line)
+        if not match:
+            continue
+        is_model = (match.group("kind") or "").endswith("model ")
+        name = match.group("name") if is_model else "tests (all)"
+        found[name] = found.get(name, 0.0) + float(match.group("seconds"))
+    return found
+
+
+def median_node_seconds(runs: list[Measurement]) -> dict[str, float]:
+    """Per node, the median over the successful runs of its seconds."""
+    per_run = [node_seconds(Path(r.log_path)) for r in runs if r.ok]
+    names = {name for seconds in per_run for name in seconds}
+    return {n: statistics.median(s.get(n, 0.0) for s in per_run) for n in names}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,6 +410,40 @@ def checks_passed(run: RunResult) -> bool:
     return all(not s.check_error and s.checks and all(c.ok for c in s.checks) for s in run.sizes)
 
 
+def time_breakdown_section(figures: list[SizeFigures]) -> list[str]:
+    """The slowest models of the full and the incremental build, from dbt's own timings."""
+    lines = [
+        "## Where the build's time goes",
+        "",
+        "Seconds per model as dbt reports them (median over the repeats), for the largest size.",
+        "With 2 threads models overlap, so their sum exceeds the wall time; the share is of",
+        "that sum. `tests (all)` is every data test together.",
+        "",
+    ]
+    measured = [f for f in figures if f.result.runs["build"]]
+    if not measured:
+        return [*lines, NOT_MEASURED, ""]
+    largest = max(measured, key=lambda f: f.rows)
+    label = largest.result.data.size.label
+    for kind in ("build", "incremental"):
+        seconds = median_node_seconds(largest.result.runs[kind])
+        total = sum(seconds.values())
+        if not total:
+            continue
+        lines += [
+            f"**{label}, {LABELS[kind]}** (sum of model times {total:,.0f} s, wall "
+            f"{fmt_s(largest.wall(kind))} s):",
+            "",
+            "| model | s | share |",
+            "| --- | ---: | ---: |",
+        ]
+        slowest = sorted(seconds.items(), key=lambda item: -item[1])[:SLOWEST_MODELS]
+        lines += [f"| {name} | {sec:.1f} | {sec / total:.0%} |" for name, sec in slowest]
+        rest = total - sum(sec for _, sec in slowest)
+        lines += [f"| all other models | {rest:.1f} | {rest / total:.0%} |", ""]
+    return lines
+
+
 def render(run: RunResult, argv: list[str]) -> str:
     figures = [SizeFigures(s) for s in run.sizes]
     sizes = ", ".join(s.data.size.label for s in run.sizes)
@@ -397,6 +462,7 @@ def render(run: RunResult, argv: list[str]) -> str:
     ]
     for f in figures:
         lines += size_table(f)
+    lines += time_breakdown_section(figures)
     lines += [*checks_section(run), *commands_section(run, argv)]
     lines += [
         "## Notes",
