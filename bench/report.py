@@ -101,7 +101,7 @@ def find(figures: list[SizeFigures], rows: int) -> SizeFigures | None:
 
 
 def node_seconds(log_path: Path) -> dict[str, float]:
-    """Seconds per model (summed over all tests as `tests`) from one dbt build's console log."""
+    """Seconds per model, and all tests summed as `tests (all)`, from one dbt console log."""
     found: dict[str, float] = {}
     if not log_path.exists():
         return found
