@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="kill a measurement whose process tree exceeds this RSS (default 85%% of RAM)",
     )
     parser.add_argument("--keep-work", action="store_true", help="keep warehouses and targets")
+    parser.add_argument(
+        "--landing-only",
+        action="store_true",
+        help="only the floors and the dbt landing (e.g. to compare staging before and after a"
+        " change, with --project-dir pointing at the other checkout)",
+    )
     return parser
 
 
@@ -86,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         timeout_s=args.timeout_min * 60,
         max_rss_bytes=int(args.max_rss_gb * 1e9),
         keep_work=args.keep_work,
+        landing_only=args.landing_only,
     )
     result = Runner(settings).run(datasets)
     args.out.write_text(render(result, argv))
@@ -101,9 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[bench] wrote {args.out} (raw results: {raw})")
     if failed:
         print("[bench] FAILED measurements: " + ", ".join(failed), file=sys.stderr)
-    if not checks_passed(result):
+    if not args.landing_only and not checks_passed(result):
         print("[bench] pandas and the marts disagree, or the check did not run", file=sys.stderr)
-    return 1 if failed or not checks_passed(result) else 0
+    return 1 if failed or (not args.landing_only and not checks_passed(result)) else 0
 
 
 if __name__ == "__main__":

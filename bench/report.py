@@ -265,6 +265,10 @@ def ratio_rows(figures: list[SizeFigures]) -> list[str]:
         ("full build / scan floor", lambda f: ratio(f.wall("build"), f.wall("scan"))),
         ("landing floor / scan floor", lambda f: ratio(f.wall("land"), f.wall("scan"))),
         (
+            "(dbt landing - start-up) / landing floor",
+            lambda f: ratio(f.net("dbt_land"), f.wall("land")),
+        ),
+        (
             "pandas time / build-without-ML time",
             lambda f: ratio(f.wall("pandas"), f.wall("build_no_ml")),
         ),

@@ -23,10 +23,11 @@ NOTHING_SELECTED = "bench_selects_no_model"
 ML_EXCLUDE = ["--exclude", "path:models/ml+"]
 
 # Measurement kinds, in the order they run within one repeat of one size.
-KINDS = ["scan", "land", "startup", "build", "incremental", "build_no_ml", "pandas"]
+KINDS = ["scan", "land", "dbt_land", "startup", "build", "incremental", "build_no_ml", "pandas"]
 LABELS = {
     "scan": "floor 1: DuckDB scan (parse every column, nothing written)",
     "land": "floor 2: DuckDB landing (parse once into a typed table)",
+    "dbt_land": "dbt landing (dbt run of stg_raw_events alone: every raw row typed or quarantined)",
     "startup": "dbt start-up (parse + plan, nothing selected)",
     "build": "full dbt build (every model and test, ML included)",
     "incremental": "dbt build after appending one new day",
@@ -48,6 +49,7 @@ class Settings:
     timeout_s: float
     max_rss_bytes: int
     keep_work: bool = False
+    landing_only: bool = False
 
     def repeats_for(self, rows: int) -> int:
         return self.large_repeats if rows >= LARGE_ROWS else self.repeats
@@ -89,12 +91,12 @@ class Runner:
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
 
-    def dbt_cmd(self, work: Path, name: str, extra: list[str]) -> list[str]:
+    def dbt_cmd(self, work: Path, name: str, extra: list[str], command: str = "build") -> list[str]:
         """dbt build with its own (fresh) target and log folders: every run parses in full."""
         project = str(self.s.project_dir)
         return [
             DBT,
-            "build",
+            command,
             "--vars",
             self.s.dbt_vars,
             *extra,
@@ -169,6 +171,16 @@ class Runner:
         land = [PYTHON, "-m", "bench.floors", "land", str(work / "landing.duckdb"), month]
         self.measure("land", size, repeat, land, self.floor_env(work), REPO_DIR)
         self.cleanup(work)
+        # The project's own landing of the same file: the staging scan every build starts with.
+        work = self.fresh_dir(size, f"dbt-land-{repeat + 1}")
+        link_or_copy(size.data.month_file, work / "events" / size.data.month_file.name)
+        dbt_land = self.dbt_cmd(work, "land", ["--select", "stg_raw_events"], command="run")
+        self.measure("dbt_land", size, repeat, dbt_land, self.dbt_env(work), self.s.project_dir)
+        if self.s.landing_only:
+            # run_dbt measures start-up otherwise; the landing ratio subtracts it.
+            startup = self.dbt_cmd(work, "startup", ["--select", NOTHING_SELECTED])
+            self.measure("startup", size, repeat, startup, self.dbt_env(work), self.s.project_dir)
+        self.cleanup(work)
 
     def run_dbt(self, size: SizeResult, repeat: int) -> None:
         project = self.s.project_dir
@@ -232,8 +244,9 @@ class Runner:
         for size in result.sizes:
             for repeat in range(self.s.repeats_for(size.data.size.rows)):
                 self.run_floors(size, repeat)
-                self.run_dbt(size, repeat)
-                self.run_no_ml_and_pandas(size, repeat)
+                if not self.s.landing_only:
+                    self.run_dbt(size, repeat)
+                    self.run_no_ml_and_pandas(size, repeat)
         result.load_after = os.getloadavg()
         result.finished = time.time()
         return result

@@ -30,4 +30,13 @@ select
     raw_line,
     source_file,
     reason
-from (select *, string_split(raw_line, ',') as fields from quarantined) as split
+-- The raw columns as the CSV reader sees them (a line that does not parse is split on commas).
+from (
+    select
+        *,
+        coalesce(
+            {{ csv_fields('raw_line', quoted_csv_fields('raw_line')) }},
+            string_split(raw_line, ',')
+        ) as fields
+    from quarantined
+) as split

@@ -11,16 +11,22 @@
 
     Incremental by source file: a build reads only the files not loaded yet (DuckDB skips the
     others before opening them).
+
+    A CSV record whose quoted field holds a line break arrives as several lines: the first is
+    marked open_quote here, and the post-hook re-reads just the files with such lines, in order,
+    and puts their records back together (join_multiline_csv_records).
 -#}
-{{ config(materialized='incremental', on_schema_change='fail', incremental_strategy='append') }}
+{{ config(
+    materialized='incremental', on_schema_change='fail', incremental_strategy='append',
+    post_hook="{{ join_multiline_csv_records() }}"
+) }}
 
 {% set loaded_files = loaded_raw_event_files(this) if is_incremental() else [] %}
 
-with split as (
+with csv_lines as (
     select
         source_file,
-        raw_line,
-        string_split(raw_line, ',') as fields
+        raw_line
     from {{ ref('base_raw_event_lines') }}
     {% if is_incremental() -%}
     where not {{ in_list('source_file', loaded_files) }}
@@ -28,54 +34,16 @@ with split as (
 ),
 
 typed as (
+    {{ typed_csv_event_lines('csv_lines') }}
+    union all
     select
-        source_file,
-        raw_line,
-        fields,
-        len(fields) as field_count,
-        fields[2] as event_type,
-        {{ rees46_timestamp('fields[1]') }} as event_time,
-        {{ strict_bigint('fields[3]') }} as product_id,
-        {{ strict_bigint('fields[4]') }} as category_id,
-        nullif(fields[5], '') as category_code,
-        nullif(fields[6], '') as brand,
-        fields[7] as price_text,
-        try_cast(nullif(fields[7], '') as double) as price,
-        {{ strict_bigint('fields[8]') }} as user_id,
-        nullif(fields[9], '') as user_session
-    from split
-),
-
-faults as (
-    select
-        *,
-        case
-            when field_count <> 9 then 'malformed_row'
-            when event_time is null then 'bad_event_time'
-            when event_type not in ('view', 'cart', 'remove_from_cart', 'purchase') then 'unknown_event_type'
-            when user_id is null then 'bad_user_id'
-            when product_id is null then 'bad_product_id'
-            when price is null or price < 0 or not isfinite(price) then 'bad_price'
-        end as reason
-    from typed
+        {%- for column, _ in typed_raw_event_columns() %}
+        {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ ref('base_raw_event_parquet') }}
+    {% if is_incremental() -%}
+    where not {{ in_list('source_file', loaded_files) }}
+    {%- endif %}
 )
 
-select
-    source_file,
-    event_time,
-    event_type,
-    product_id,
-    category_id,
-    category_code,
-    brand,
-    price,
-    user_id,
-    user_session,
-    reason,
-    -- The raw text of a faulty row, and of a clean row whose text the typed columns cannot give
-    -- back exactly (see render_raw_line); null for every other row.
-    case when reason is not null or not ({{ raw_line_is_renderable() }}) then raw_line end as raw_line,
-    price_text,
-    hash(raw_line) as line_hash,
-    {{ loaded_at() }} as loaded_at
-from faults
+{{ raw_event_faults('typed') }}

@@ -9,6 +9,10 @@
 select
     source_file,
     count(*) as unloaded_rows
-from {{ ref('base_raw_event_lines') }}
+from (
+    select source_file from {{ ref('base_raw_event_lines') }}
+    union all
+    select source_file from {{ ref('base_raw_event_parquet') }}
+) as raw_rows
 where not {{ in_list('source_file', loaded_files) }}
 group by source_file
