@@ -2,6 +2,7 @@
     One row of headline revenue-concentration figures, read off revenue_pareto and customer_value:
     the revenue share of the top 1%, 10% and 20% of buyers, the share of buyers that makes
     pareto_revenue_target (var, default 0.8) of revenue, and the Gini coefficient of buyer revenue.
+    Without revenue (no buyer, or every purchase priced 0) these figures are undefined: null.
 -#}
 {%- set target = value_var('pareto_revenue_target', 0.8) | float %}
 
@@ -25,11 +26,14 @@ totals as (
 ),
 
 target_reached as (
-    -- Rounded to cents so a float residue never hides the buyer who reaches the target.
+    -- Rounded to cents so a float residue never hides the buyer who reaches the target. Without
+    -- revenue no buyer makes a share of it: null, like the shares.
     select min(buyers.buyer_rank) as buyers_for_revenue_target
     from buyers
     cross join totals
-    where round(buyers.cumulative_revenue, 2) >= round({{ target }} * totals.total_revenue, 2)
+    where
+        totals.total_revenue > 0
+        and round(buyers.cumulative_revenue, 2) >= round({{ target }} * totals.total_revenue, 2)
 ),
 
 headline as (
