@@ -1,6 +1,6 @@
 """The findings report (`python -m warehouse report`): it builds from the shared small warehouse,
 every number it prints equals the marts, every chart is a real PNG, the claims' verdicts follow
-their stated rules, and a section whose mart is missing or empty says "no data"."""
+their stated rules, and a section whose mart is missing or empty says "not enough data"."""
 
 from __future__ import annotations
 
@@ -180,7 +180,7 @@ def test_report_builds_every_section(report: Built) -> None:
     assert list(report.page.section_text) == SECTIONS
     assert not report.page.duplicate_metrics
     for section in ("overview", "funnel", "funnel_dims", "speed", "engagement", "pareto", "tiers"):
-        assert "No data" not in report.page.section_text[section], section
+        assert "not enough data" not in report.page.section_text[section], section
     assert "Source:" in report.html and "<details>" in report.html
 
 
@@ -298,7 +298,7 @@ def test_verdicts_follow_their_rules(report: Built, built_warehouse: BuiltWareho
     assert report.page.verdicts["b"] == expected_b
 
 
-def test_missing_or_empty_mart_says_no_data(
+def test_missing_or_empty_mart_says_not_enough_data(
     built_warehouse: BuiltWarehouse, tmp_path: Path
 ) -> None:
     """Through the command line, on a copy with one mart dropped and another emptied."""
@@ -313,12 +313,12 @@ def test_missing_or_empty_mart_says_no_data(
     out = tmp_path / "reports"
     assert cli_main(["report", "--warehouse", str(copy), "--out", str(out)]) == 0
     page = parse((out / "findings.html").read_text(encoding="utf-8"))
-    assert "No data: marts.revenue_concentration is missing" in page.section_text["pareto"]
-    assert "No data: marts.time_to_action has no rows" in page.section_text["speed"]
+    assert "not enough data: marts.revenue_concentration is missing" in page.section_text["pareto"]
+    assert "not enough data: marts.time_to_action has no rows" in page.section_text["speed"]
     assert page.verdicts["c"] == "not enough data"
     assert "pareto.png" not in {f for _src, f in page.images}
     assert not (out / "pareto.png").exists()
-    assert "No data" not in page.section_text["funnel"]
+    assert "not enough data" not in page.section_text["funnel"]
 
 
 def test_command_line_defaults_and_errors(

@@ -3,8 +3,9 @@
 Reads the warehouse read-only (the published copy when there is one) and writes
 `<out>/findings.html`, one self-contained page (charts embedded as PNG data URIs, opens offline),
 plus each chart as a PNG file beside it. Every number in the page is read from a query at build
-time; each section names its marts and shows its SQL. A section whose mart is missing or empty
-says "no data".
+time; each section names its marts and shows its SQL. A section (or a figure) that cannot be
+computed, because its mart is missing or empty or the figure is undefined on the data, says "not
+enough data" with the reason.
 
 Example:
     python -m warehouse report --warehouse warehouse.duckdb --out reports
@@ -48,7 +49,7 @@ def default_warehouse() -> str:
 
 
 def _safe_build(builder: Builder, wh: Warehouse) -> Section:
-    """Run one section builder; a failing query becomes a "no data" note, not a traceback."""
+    """Run one section builder; a failing query becomes a "not enough data" note, no traceback."""
     try:
         return builder(wh)
     except duckdb.Error as exc:

@@ -85,6 +85,11 @@ def _figure(width: float, height: float, ncols: int = 1, nrows: int = 1, **kw):
     return fig, axes.ravel()
 
 
+def _texts(values: pd.Series, fmt: str) -> list[str]:
+    """Bar labels: an undefined (null) figure reads "n/a", never 0 or nan."""
+    return ["n/a" if pd.isna(v) else format(v, fmt) for v in values]
+
+
 def _bar_labels(ax, bars, texts: list[str], inside: bool = False, fontsize: int = 9) -> None:
     ax.bar_label(bars, labels=texts, padding=2, fontsize=fontsize, label_type="edge")
     if not inside:
@@ -282,8 +287,8 @@ def tier_profile(df: pd.DataFrame) -> bytes:
     ax = axes[0]
     b1 = ax.bar(x - 0.2, d["user_share"].fillna(0), 0.4, color=GREY, label="share of users")
     b2 = ax.bar(x + 0.2, d["revenue_share"].fillna(0), 0.4, color=BLUE, label="share of revenue")
-    _bar_labels(ax, b1, [f"{v:.1%}" for v in d["user_share"].fillna(0)], fontsize=8)
-    _bar_labels(ax, b2, [f"{v:.1%}" for v in d["revenue_share"].fillna(0)], fontsize=8)
+    _bar_labels(ax, b1, _texts(d["user_share"], ".1%"), fontsize=8)
+    _bar_labels(ax, b2, _texts(d["revenue_share"], ".1%"), fontsize=8)
     ax.set_title("Users and revenue by tier")
     ax.set_ylabel("share (%)")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
@@ -293,7 +298,7 @@ def tier_profile(df: pd.DataFrame) -> bytes:
 
     ax = axes[1]
     bars = ax.bar(x, d["revenue_per_user"].fillna(0), color=colors)
-    _bar_labels(ax, bars, [f"{v:,.0f}" for v in d["revenue_per_user"].fillna(0)])
+    _bar_labels(ax, bars, _texts(d["revenue_per_user"], ",.0f"))
     ax.set_title("Revenue per user")
     ax.set_ylabel("revenue per user (price units)")
     ax.yaxis.set_major_formatter(thousands)
@@ -303,8 +308,8 @@ def tier_profile(df: pd.DataFrame) -> bytes:
     b2 = ax.bar(
         x + 0.2, d["days_active_per_user"].fillna(0), 0.4, color=ORANGE, label="active days"
     )
-    _bar_labels(ax, b1, [f"{v:.1f}" for v in d["sessions_per_user"].fillna(0)], fontsize=8)
-    _bar_labels(ax, b2, [f"{v:.1f}" for v in d["days_active_per_user"].fillna(0)], fontsize=8)
+    _bar_labels(ax, b1, _texts(d["sessions_per_user"], ".1f"), fontsize=8)
+    _bar_labels(ax, b2, _texts(d["days_active_per_user"], ".1f"), fontsize=8)
     ax.set_title("Engagement per user")
     ax.set_ylabel("sessions or days per user (count)")
     _headroom(ax, 0.15)
@@ -325,10 +330,8 @@ def tier_profile(df: pd.DataFrame) -> bytes:
         color=GREEN,
         label="cart → purchase",
     )
-    _bar_labels(ax, b1, [f"{v:.0%}" for v in d["view_to_cart_session_rate"].fillna(0)], fontsize=8)
-    _bar_labels(
-        ax, b2, [f"{v:.0%}" for v in d["cart_to_purchase_session_rate"].fillna(0)], fontsize=8
-    )
+    _bar_labels(ax, b1, _texts(d["view_to_cart_session_rate"], ".0%"), fontsize=8)
+    _bar_labels(ax, b2, _texts(d["cart_to_purchase_session_rate"], ".0%"), fontsize=8)
     ax.set_title("Session-level conversion by tier")
     ax.set_ylabel("sessions converting (%)")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
@@ -354,7 +357,7 @@ def segments(df: pd.DataFrame) -> bytes:
     for ax, (col, title) in zip(axes, panels, strict=True):
         values = d[col].astype(float).fillna(0)
         bars = ax.barh(y, values, color=colors, height=0.65)
-        _bar_labels(ax, bars, [f"{v:.1%}" for v in values], fontsize=8)
+        _bar_labels(ax, bars, _texts(d[col], ".1%"), fontsize=8)
         ax.set_title(title)
         ax.set_xlabel(f"{title.lower()} (%)")
         ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
@@ -414,7 +417,7 @@ def model_metrics(df: pd.DataFrame) -> bytes:
                 if base:
                     bar.set_hatch("//")
                     bar.set_alpha(0.6)
-            _bar_labels(ax, bars, [f"{v:.2f}" for v in d[metric].fillna(0)], fontsize=8)
+            _bar_labels(ax, bars, _texts(d[metric], ".2f"), fontsize=8)
         names = [
             wrap(m + (" (baseline)" if b else ""), 14, humanize=True)
             for m, b in zip(d["model"], d["is_baseline"], strict=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
+from markupsafe import Markup
 
 from warehouse import report_charts as charts
 from warehouse.report_model import (
@@ -53,6 +54,11 @@ def _verdict(checks: list[bool | None]) -> str:
     return VERDICT_HOLDS if all(checks) else VERDICT_FAILS
 
 
+def _not_enough(reason: str) -> list[Markup]:
+    """The evidence of a claim that cannot be tested, with the reason."""
+    return [say("Not computed, not enough data: {r}.", r=reason.rstrip("."))]
+
+
 def _yes_no(check: bool | None) -> str:
     return {True: "yes", False: "no", None: "not measurable"}[check]
 
@@ -79,7 +85,7 @@ def claim_a(wh: Warehouse, s: Section, rules: ClaimRules) -> Verdict:
     )
     problem = wh.problem("marts.funnel_summary", ["level", "stage", "drop_off_share"])
     if problem:
-        return Verdict("a", claim, rule, VERDICT_UNKNOWN, [say("No data: {p}.", p=problem)])
+        return Verdict("a", claim, rule, VERDICT_UNKNOWN, _not_enough(problem))
     d = wh.df(s, "(a) User-level drop-off per step", CLAIM_A_SQL).set_index("stage")
     if not {"view", "cart", "purchase"} <= set(d.index):
         return Verdict(
@@ -87,7 +93,7 @@ def claim_a(wh: Warehouse, s: Section, rules: ClaimRules) -> Verdict:
             claim,
             rule,
             VERDICT_UNKNOWN,
-            [say("No data: the user-level funnel is incomplete.")],
+            _not_enough("the user-level funnel is incomplete"),
         )
     viewers = clean(d.loc["view", "entities_reached"])
     cart_drop = clean(d.loc["cart", "drop_off_share"])
@@ -175,9 +181,7 @@ def claim_b(wh: Warehouse, s: Section, rules: ClaimRules) -> Verdict:
         if p
     ]
     if problems:
-        return Verdict(
-            "b", claim, rule, VERDICT_UNKNOWN, [say("No data: {p}.", p="; ".join(problems))]
-        )
+        return Verdict("b", claim, rule, VERDICT_UNKNOWN, _not_enough("; ".join(problems)))
     speed = wh.df(s, "(b) Time to action by value tier", CLAIM_B_SPEED_SQL)
     tiers = wh.df(s, "(b) Conversion and order value by tier", CLAIM_B_TIER_SQL)
     tiers = tiers.set_index("value_tier")
@@ -275,7 +279,7 @@ def claim_c(wh: Warehouse, s: Section, rules: ClaimRules) -> Verdict:
     )
     problem = wh.problem("marts.revenue_concentration", ["buyers", "top_20pct_revenue_share"])
     if problem:
-        return Verdict("c", claim, rule, VERDICT_UNKNOWN, [say("No data: {p}.", p=problem)])
+        return Verdict("c", claim, rule, VERDICT_UNKNOWN, _not_enough(problem))
     r = wh.rows(s, "(c) Top-20% revenue share", CLAIM_C_SQL)[0]
     share, buyers = clean(r["top_20pct_revenue_share"]), clean(r["buyers"])
     check = None
@@ -408,9 +412,7 @@ def claim_d(wh: Warehouse, s: Section, rules: ClaimRules) -> Verdict:
         if p
     ]
     if problems:
-        return Verdict(
-            "d", claim, rule, VERDICT_UNKNOWN, [say("No data: {p}.", p="; ".join(problems))]
-        )
+        return Verdict("d", claim, rule, VERDICT_UNKNOWN, _not_enough("; ".join(problems)))
     stats = wh.df(s, "(d) Ratio before the cutoff vs revenue after it", CLAIM_D_STATS_SQL)
     if stats.empty:
         return Verdict(
@@ -418,7 +420,7 @@ def claim_d(wh: Warehouse, s: Section, rules: ClaimRules) -> Verdict:
             claim,
             rule,
             VERDICT_UNKNOWN,
-            [say("No data: no feature snapshot has a fully observed label window.")],
+            _not_enough("no feature snapshot has a fully observed label window"),
         )
     stats = stats.set_index("ratio")
     first = stats.iloc[0]
@@ -488,7 +490,7 @@ def build_claims(wh: Warehouse, rules: ClaimRules = RULES) -> Section:
                     CLAIM_TEXT[key],
                     say("See the SQL below."),
                     VERDICT_UNKNOWN,
-                    [say("No data: {r}.", r=reason)],
+                    _not_enough(reason),
                 )
             )
     return s

@@ -229,7 +229,7 @@ class Warehouse:
 
 
 def require(wh: Warehouse, section: Section, needs: dict[str, Iterable[str]]) -> bool:
-    """Record a "no data" reason for each unusable relation; True when all are usable."""
+    """Record a "not enough data" reason for each unusable relation; True when all are usable."""
     ok = True
     for relation, columns in needs.items():
         reason = wh.problem(relation, columns)

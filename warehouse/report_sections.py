@@ -1,7 +1,9 @@
 """Descriptive sections of the findings report: one builder per question, each reading its marts.
 
 A builder declares the relations (and columns) it needs; when one is missing, lacks a column or is
-empty, the section says "no data" with the reason instead of failing. Every number printed is a
+empty, or a figure is undefined on the data (null in the marts: a rate without a denominator, a
+share of zero revenue), the section says "not enough data" with the reason instead of failing or
+printing a made-up number. Every number printed is a
 metric read from the query results (see report_model).
 """
 
@@ -129,21 +131,41 @@ def build_funnel(wh: Warehouse) -> Section:
             return s.metric(f"{level}.{stage}.{col}", clean(d.loc[stage, col]), fmt)
 
         noun = "users" if level == "user" else "sessions"
-        s.say(
-            f"{level.capitalize()} level: {{viewed}} {noun} viewed a product. {{carted}} of them "
-            f"added a product to the cart after a view ({{cart_conv}} of viewing {noun}; drop-off "
-            "{cart_drop}), and {bought} bought after such a cart ({buy_conv} of those; drop-off "
-            "{buy_drop}). Overall {overall} of viewing "
-            f"{noun} went all the way in order.",
-            viewed=m("view", "entities_reached", "int"),
-            carted=m("cart", "entities_ordered", "int"),
-            cart_conv=m("cart", "ordered_conversion_from_previous", "pct"),
-            cart_drop=m("cart", "drop_off_share", "pct"),
-            bought=m("purchase", "entities_ordered", "int"),
-            buy_conv=m("purchase", "ordered_conversion_from_previous", "pct"),
-            buy_drop=m("purchase", "drop_off_share", "pct"),
-            overall=m("purchase", "ordered_conversion_from_view", "pct"),
-        )
+        viewers = clean(d.loc["view", "entities_reached"])
+        carted_in_order = clean(d.loc["cart", "entities_ordered"])
+        if not viewers:
+            # Nothing to convert from: every conversion and drop-off is undefined (null).
+            s.missing(
+                f"{level} level: no {noun[:-1]} viewed a product, so the view → cart → purchase "
+                "conversions and drop-offs are undefined"
+            )
+        elif not carted_in_order:
+            s.say(
+                f"{level.capitalize()} level: {{viewed}} {noun} viewed a product and none of "
+                f"them added a product to the cart after a view (drop-off {{cart_drop}}).",
+                viewed=m("view", "entities_reached", "int"),
+                cart_drop=m("cart", "drop_off_share", "pct"),
+            )
+            s.missing(
+                f"{level} level: no {noun[:-1]} carted after a view, so cart → purchase "
+                "conversion is undefined"
+            )
+        else:
+            s.say(
+                f"{level.capitalize()} level: {{viewed}} {noun} viewed a product. {{carted}} of "
+                f"them added a product to the cart after a view ({{cart_conv}} of viewing {noun}; "
+                "drop-off {cart_drop}), and {bought} bought after such a cart ({buy_conv} of "
+                "those; drop-off {buy_drop}). Overall {overall} of viewing "
+                f"{noun} went all the way in order.",
+                viewed=m("view", "entities_reached", "int"),
+                carted=m("cart", "entities_ordered", "int"),
+                cart_conv=m("cart", "ordered_conversion_from_previous", "pct"),
+                cart_drop=m("cart", "drop_off_share", "pct"),
+                bought=m("purchase", "entities_ordered", "int"),
+                buy_conv=m("purchase", "ordered_conversion_from_previous", "pct"),
+                buy_drop=m("purchase", "drop_off_share", "pct"),
+                overall=m("purchase", "ordered_conversion_from_view", "pct"),
+            )
         s.say(
             f"Out of order: {{ooo}} {noun} purchased with no cart before the purchase, and "
             f"{{cart_ooo}} {noun} carted with no view before the cart; the ordered funnel above "
@@ -275,6 +297,9 @@ def build_funnel_dimensions(wh: Warehouse) -> Section:
         if d.empty:
             s.missing(f"marts.funnel_by_dimension has no {dim} rows")
             continue
+        if not d["viewers"].fillna(0).any():
+            s.missing(f"no user viewed a product, so conversion by {label} is undefined")
+            continue
         sides = {r["side"]: r for r in extremes if r["dimension"] == dim}
         if {"best", "worst"} <= set(sides):
             best, worst = sides["best"], sides["worst"]
@@ -405,7 +430,9 @@ def build_time_to_action(wh: Warehouse) -> Section:
             )
     if require(wh, s, {"marts.cart_abandonment": ["dimension", "session_abandonment_rate"]}):
         rows = wh.rows(s, "Cart abandonment in and across sessions", ABANDON_SQL)
-        if rows:
+        if rows and not rows[0]["carting_sessions"]:
+            s.missing("no session has a cart event, so cart abandonment is undefined")
+        elif rows:
             r = rows[0]
             s.say(
                 "Of {sessions} sessions with a cart, {in_session} ended without a purchase; "
@@ -488,37 +515,67 @@ def build_engagement(wh: Warehouse) -> Section:
     )
     if require(wh, s, {"marts.engagement_revenue_correlation": ["ratio", "spearman_correlation"]}):
         corr = wh.df(s, "Spearman correlation of each ratio with revenue", CORR_SQL)
+        said = False
         for ratio, label in charts.RATIO_LABELS.items():
             d = corr[corr["ratio"] == ratio].set_index("population")
-            if not {"ratio_population", "buyers_only"} <= set(d.index):
+
+            def value(population: str, col: str, d: pd.DataFrame = d):
+                return clean(d.loc[population, col]) if population in d.index else None
+
+            rho, rho_b = (
+                value(p, "spearman_correlation") for p in ("ratio_population", "buyers_only")
+            )
+            if rho is None:
+                # A correlation needs two users who differ in both the ratio and the revenue.
+                s.missing(
+                    f"{label}: the correlation with revenue is undefined on this data (no user "
+                    "has the ratio, or the ratio or the revenue is the same for every user)"
+                )
+                continue
+            said = True
+            rho_m = s.metric(f"{ratio}.spearman", rho, "corr")
+            n = s.metric(f"{ratio}.users", value("ratio_population", "users"), "int")
+            if rho_b is None:
+                s.say(
+                    f"{label}: Spearman correlation with revenue {{rho}} over {{n}} users where "
+                    "the ratio is defined.",
+                    rho=rho_m,
+                    n=n,
+                )
+                s.missing(
+                    f"{label}: the buyers-only correlation is undefined (fewer than two buyers "
+                    "with the ratio, or they do not differ in the ratio or the revenue)"
+                )
                 continue
             s.say(
                 f"{label}: Spearman correlation with revenue {{rho}} over {{n}} users where the "
                 "ratio is defined, {rho_b} over the {n_b} buyers among them.",
-                rho=s.metric(
-                    f"{ratio}.spearman",
-                    clean(d.loc["ratio_population", "spearman_correlation"]),
-                    "corr",
-                ),
-                n=s.metric(f"{ratio}.users", clean(d.loc["ratio_population", "users"]), "int"),
-                rho_b=s.metric(
-                    f"{ratio}.spearman_buyers",
-                    clean(d.loc["buyers_only", "spearman_correlation"]),
-                    "corr",
-                ),
-                n_b=s.metric(f"{ratio}.buyers", clean(d.loc["buyers_only", "users"]), "int"),
+                rho=rho_m,
+                n=n,
+                rho_b=s.metric(f"{ratio}.spearman_buyers", rho_b, "corr"),
+                n_b=s.metric(f"{ratio}.buyers", value("buyers_only", "users"), "int"),
             )
-        s.say(
-            "Most users never buy: their block of tied zero revenue decides the all-user figure, "
-            "so read the buyers-only correlation for whether more engaged buyers spend more."
-        )
+        if said:
+            s.say(
+                "Most users never buy: their block of tied zero revenue decides the all-user "
+                "figure, so read the buyers-only correlation for whether more engaged buyers "
+                "spend more."
+            )
     if require(wh, s, {"marts.engagement_deciles": ["ratio", "decile", "revenue_per_user_mean"]}):
         dec = wh.df(s, "Revenue per user by ratio decile", DECILES_SQL)
         for ratio, label in charts.RATIO_LABELS.items():
             top = dec[(dec["ratio"] == ratio) & (dec["decile"] == 10)]
             if top.empty:
+                if (dec["ratio"] == ratio).any():
+                    s.missing(f"{label}: fewer than 10 users have the ratio, so no top decile")
                 continue
             r = top.iloc[0]
+            if pd.isna(r["revenue_share"]):
+                s.missing(
+                    f"{label}: the population made no revenue, so the deciles' revenue shares "
+                    "are undefined"
+                )
+                continue
             s.say(
                 f"{label}: the top decile (ratio {{lo}} to {{hi}}) holds {{share}} of the "
                 "population's revenue, {mean} per user on average.",
@@ -599,6 +656,19 @@ def build_pareto(wh: Warehouse) -> Section:
     if not ok:
         return s
     conc = wh.rows(s, "Headline concentration figures", CONCENTRATION_SQL)[0]
+    if not conc["buyers"] or not conc["total_revenue"]:
+        # No buyer, or every purchase at price 0: no share of revenue is defined (the marts
+        # hold null), so there is no curve to draw.
+        s.say(
+            "{buyers} buyers, revenue {revenue}.",
+            buyers=s.metric("buyers", clean(conc["buyers"]), "int"),
+            revenue=s.metric("total_revenue", clean(conc["total_revenue"]), "money"),
+        )
+        s.missing(
+            "no revenue from buyers, so the revenue shares, the Pareto curve and the Gini "
+            "coefficient are undefined"
+        )
+        return s
     curve = wh.df(s, "Pareto curve", PARETO_SQL)
     s.say(
         "Among {buyers} buyers (revenue {revenue}), the top 1% make {t1} of revenue, the top 10% "
@@ -659,6 +729,10 @@ def build_tiers(wh: Warehouse) -> Section:
     if not require(wh, s, {"marts.tier_profile": ["value_tier", "users", "revenue_share"]}):
         return s
     df = wh.df(s, "Tier profile", TIER_SQL)
+    if not df["revenue"].fillna(0).any():
+        s.missing(
+            "no revenue (no buyer, or every price 0), so the tiers' revenue shares are undefined"
+        )
     for r in df.itertuples():
         if not r.users:
             continue
@@ -777,6 +851,11 @@ def build_segments(wh: Warehouse) -> Section:
     )
     if require(wh, s, {"marts.segment_summary": ["grouping", "name", "is_risky", "users"]}):
         seg = wh.df(s, "Segments (one label per user)", SEGMENTS_SQL)
+        if not seg["revenue"].fillna(0).any():
+            s.missing(
+                "no revenue (no buyer, or every price 0), so the segments' revenue shares are "
+                "undefined"
+            )
         for r in seg[seg["is_risky"] & (seg["users"] > 0)].itertuples():
             s.say(
                 f"{r.name} ({r.concern.replace('_', ' ')}): {{users}} users ({{share}}), "
