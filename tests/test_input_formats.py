@@ -39,9 +39,10 @@ def base_rows() -> list[dict[str, str]]:
     rows = []
     kinds = ["view", "view", "cart", "remove_from_cart", "purchase"]
     for i in range(40):
+        day, hour, minute, second = 1 + i % 3, 10 + i % 12, i % 60, (7 * i) % 60
         rows.append(
             {
-                "event_time": f"2019-10-0{1 + i % 3} {10 + i % 12:02d}:{i % 60:02d}:{(7 * i) % 60:02d} UTC",
+                "event_time": f"2019-10-0{day} {hour:02d}:{minute:02d}:{second:02d} UTC",
                 "event_type": kinds[i % len(kinds)],
                 "product_id": str(1000 + i % 7),
                 "category_id": "2053013555631882655" if i % 2 else "2232732093077520756",
