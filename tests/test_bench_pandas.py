@@ -180,6 +180,7 @@ def test_target_verdicts() -> None:
     walls = {
         "scan": 1,
         "land": 2,
+        "dbt_land": 13,
         "startup": 10,
         "build": 40,
         "incremental": 12,

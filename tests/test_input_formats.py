@@ -28,7 +28,7 @@ COLUMNS = [
     "user_session",
 ]
 HEADER = ",".join(COLUMNS)
-STAGING = ["build", "--select", "path:models/staging", "path:tests/dbt"]
+STAGING = ["build", "--select", "path:models/staging", "path:tests/dbt/staging"]
 # Each variant gets its own users and sessions, so that no line of one file repeats a line of
 # another (that would be a cross-file duplicate) and the events can still be compared.
 USER_OFFSET = 10_000_000

@@ -101,7 +101,7 @@ def fault_build(tmp_path_factory):
     files = write_fault_files(root / "raw")
     warehouse = root / "warehouse.duckdb"
     res = run_dbt(
-        ["build", "--select", "path:models/staging", "path:tests/dbt"],
+        ["build", "--select", "path:models/staging", "path:tests/dbt/staging"],
         events_path=root / "raw" / "*",
         warehouse_path=warehouse,
         workdir=root,
