@@ -14,7 +14,11 @@
         'train_as_of_date': 'date', 'evaluation_as_of_date': 'date', 'prediction_as_of_date': 'date',
         'feature_count': 'integer', 'train_population': 'integer', 'train_positives': 'integer',
         'train_rows': 'integer', 'evaluation_population': 'integer', 'evaluation_rows': 'integer',
-        'production_train_rows': 'integer', 'scored_rows': 'integer', 'seconds': 'float'
+        'production_train_rows': 'integer', 'scored_rows': 'integer',
+        'champion_model': 'text', 'champion_is_baseline': 'boolean', 'champion_roc_auc': 'float',
+        'runner_up_model': 'text', 'runner_up_roc_auc': 'float', 'champion_margin_roc_auc': 'float',
+        'best_baseline_model': 'text', 'best_baseline_roc_auc': 'float',
+        'seconds': 'float'
     }) }}
 {%- endmacro %}
 

@@ -19,6 +19,8 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 PRIMARY_MODEL = "hist_gradient_boosting"
 MODEL_KINDS = (PRIMARY_MODEL, "logistic_regression")
+# For champion selection (ml.champion): a tie in the backtest goes to the simpler model.
+MODEL_KINDS_SIMPLEST_FIRST = ("logistic_regression", PRIMARY_MODEL)
 
 
 def signed_log1p(values: np.ndarray) -> np.ndarray:

@@ -3,8 +3,9 @@
 With D the prediction date and H the horizon (days):
 - backtest: fit on snapshot D - 2H (labels from (D - 2H, D - H]), judge on snapshot D - H
   (labels from (D - H, D]); models and baselines alike;
-- production: refit the gradient-boosting pipeline on snapshot D - H and score every user of the
-  population at D.
+- champion: whichever model or baseline has the best backtest ROC AUC (ties to the simpler one,
+  see ml.champion) writes the predictions;
+- production: refit the champion on snapshot D - H and score every user of the population at D.
 
 Data that cannot support this (missing snapshots, unobserved label windows, a tiny population,
 one class) raises `DegenerateData` inside, and the run comes back as `status = 'skipped'` with
@@ -25,7 +26,8 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from ml.baselines import Scorer, fit_baselines
+from ml.baselines import BASELINES, Scorer, fit_baselines
+from ml.champion import Champion, choose_champion
 from ml.config import MLConfig
 from ml.data import (
     TARGETS,
@@ -40,7 +42,13 @@ from ml.data import (
     snapshot_dates,
 )
 from ml.evaluate import classification_metrics, permutation_importances
-from ml.pipelines import MODEL_KINDS, PRIMARY_MODEL, input_positions, make_pipeline
+from ml.pipelines import (
+    MODEL_KINDS,
+    MODEL_KINDS_SIMPLEST_FIRST,
+    PRIMARY_MODEL,
+    input_positions,
+    make_pipeline,
+)
 from ml.sampling import balanced_sample, case_control_sample, log_odds_shift, stratified_sample
 
 EVALUATION = "backtest"
@@ -72,6 +80,14 @@ RUN_ATTRIBUTES = (
     "evaluation_rows",
     "production_train_rows",
     "scored_rows",
+    "champion_model",
+    "champion_is_baseline",
+    "champion_roc_auc",
+    "runner_up_model",
+    "runner_up_roc_auc",
+    "champion_margin_roc_auc",
+    "best_baseline_model",
+    "best_baseline_roc_auc",
     "seconds",
 )
 
@@ -92,6 +108,8 @@ class TargetRun:
     target: str
     status: str = "ok"
     reason: str = ""
+    # The model or baseline that wrote the predictions (ml.champion).
+    model: str = PRIMARY_MODEL
     predictions: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame({"user_id": [], "as_of_date": [], "probability": []})
     )
@@ -324,6 +342,58 @@ def score_prediction_date(
     run.details["scored_rows"] = len(run.predictions)
 
 
+def record_champion(run: TargetRun, spec: TargetSpec) -> Champion:
+    """Pick the backtest's winner on ROC AUC (ml.champion) and record it in the run details."""
+    roc_auc = {name: value for name, _, metric, value in run.metrics if metric == "roc_auc"}
+    baselines = BASELINES[spec.name]
+    try:
+        champion = choose_champion(roc_auc, [*baselines, *MODEL_KINDS_SIMPLEST_FIRST], baselines)
+    except ValueError as err:
+        raise DegenerateData(f"no champion: {err}") from err
+    run.model = champion.model
+    run.details.update(
+        champion_model=champion.model,
+        champion_is_baseline=int(champion.is_baseline),
+        champion_roc_auc=champion.roc_auc,
+        runner_up_model=champion.runner_up_model,
+        runner_up_roc_auc=champion.runner_up_roc_auc,
+        champion_margin_roc_auc=champion.margin_over_runner_up,
+        best_baseline_model=champion.best_baseline_model,
+        best_baseline_roc_auc=champion.best_baseline_roc_auc,
+    )
+    margin = champion.margin_over_runner_up
+    lead = "no runner-up" if margin is None else f"{margin:.4f} ahead of {champion.runner_up_model}"
+    print(
+        f"ml: {spec.name} champion {champion.model} (backtest ROC AUC {champion.roc_auc:.4f}, "
+        f"{lead})",
+        file=sys.stderr,
+    )
+    return champion
+
+
+def score_with_baseline(
+    run: TargetRun,
+    spec: TargetSpec,
+    source: SnapshotSource,
+    evaluate: pd.DataFrame,
+    plan: SnapshotPlan,
+    name: str,
+    config: MLConfig,
+) -> None:
+    """A baseline champion: refit it on D - H (as a model would be) and score everyone at D."""
+    label = evaluate["label"].to_numpy(dtype=bool)
+    scorer = fit_baselines(spec.name, evaluate, label, config.horizon_days)[name]
+    scored = population(source, spec, plan.score)
+    run.predictions = pd.DataFrame(
+        {
+            "user_id": scored["user_id"].to_numpy(dtype=np.int64),
+            "as_of_date": plan.score,
+            "probability": np.asarray(scorer(scored), dtype=np.float64),
+        }
+    )
+    run.details["scored_rows"] = len(run.predictions)
+
+
 def _run(run: TargetRun, spec: TargetSpec, source: SnapshotSource, config: MLConfig) -> None:
     # D: the prediction_date var, else the last clean event date (as the feature table does).
     last = last_label_date(source)
@@ -361,9 +431,15 @@ def _run(run: TargetRun, spec: TargetSpec, source: SnapshotSource, config: MLCon
     check_snapshot(evaluate, "backtest", plan.evaluate, config)
     run.details["evaluation_population"] = len(evaluate)
     sample = backtest(run, source, columns, evaluate, plan, pipelines, baselines, config)
-    del pipelines, baselines, evaluate
-    # Production: refit on D - H, score everyone at D.
-    production = fit_models((PRIMARY_MODEL,), sample, config.seed)[PRIMARY_MODEL]
+    del pipelines, baselines
+    champion = record_champion(run, spec)
+    # Production: refit the champion on D - H, score everyone at D.
+    if champion.is_baseline:
+        del sample
+        score_with_baseline(run, spec, source, evaluate, plan, champion.model, config)
+        return
+    del evaluate
+    production = fit_models((champion.model,), sample, config.seed)[champion.model]
     del sample
     score_prediction_date(run, spec, source, columns, plan, production, config)
 
@@ -395,7 +471,7 @@ def to_long_table(run: TargetRun) -> pd.DataFrame:
             "record_type": "prediction",
             "user_id": run.predictions["user_id"].astype("int64"),
             "as_of_date": pd.to_datetime(run.predictions["as_of_date"]),
-            "model": PRIMARY_MODEL,
+            "model": run.model,
             "value": run.predictions["probability"].astype("float64"),
         }
     )
@@ -443,7 +519,7 @@ def to_long_relation(con: duckdb.DuckDBPyConnection, run: TargetRun) -> duckdb.D
         "target": f"cast({text(run.target)} as varchar)",
         "user_id": "user_id",
         "as_of_date": f"cast({text(as_of.strftime('%Y-%m-%d %H:%M:%S'))} as timestamp)",
-        "model": f"cast({text(PRIMARY_MODEL)} as varchar)",
+        "model": f"cast({text(run.model)} as varchar)",
         "is_baseline": "cast(null as boolean)",
         "evaluation": "cast(null as varchar)",
         "name": "cast(null as varchar)",

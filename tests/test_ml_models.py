@@ -250,3 +250,20 @@ def test_a_horizon_too_long_for_the_data_degrades_with_a_message(built_warehouse
     for table in ("churn_predictions", "big_spender_predictions", "model_metrics"):
         assert query(copy, f"select count(*) from ml.{table}") == [(0,)]
     assert query(copy, "select count(*) from marts.revenue_at_risk") == [(0,)]
+
+
+def test_the_backtest_winner_is_the_champion(built_warehouse, runs) -> None:
+    metrics = query_df(
+        built_warehouse.path,
+        "select target, model, is_baseline, value as roc_auc from ml.model_metrics "
+        "where evaluation = 'backtest' and metric = 'roc_auc'",
+    )
+    for target, run in runs.iterrows():
+        aucs = metrics[metrics["target"] == target].set_index("model")["roc_auc"]
+        assert run["champion_roc_auc"] == pytest.approx(aucs.max(), abs=1e-12)
+        assert aucs[run["champion_model"]] == pytest.approx(aucs.max(), abs=1e-12)
+        assert run["champion_is_baseline"] == (run["champion_model"] in BASELINES)
+        assert run["champion_margin_roc_auc"] >= 0
+        baselines = aucs[aucs.index.isin(BASELINES)]
+        assert run["best_baseline_roc_auc"] == pytest.approx(baselines.max(), abs=1e-12)
+        assert run["champion_roc_auc"] >= run["best_baseline_roc_auc"]

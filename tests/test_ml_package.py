@@ -20,6 +20,7 @@ from ml.baselines import (
     bgnbd_probability_no_purchase,
     fit_bgnbd,
 )
+from ml.champion import choose_champion
 from ml.config import MLConfig
 from ml.data import (
     TARGETS,
@@ -157,6 +158,73 @@ def metric(run, model: str, name: str) -> float:
     values = [v for m, _, n, v in run.metrics if m == model and n == name]
     assert len(values) == 1, (model, name, run.metrics)
     return values[0]
+
+
+SIMPLEST_FIRST = ["past_revenue", "logistic_regression", "hist_gradient_boosting"]
+
+
+@pytest.mark.parametrize(
+    ("aucs", "winner", "runner_up"),
+    [
+        ({"past_revenue": 0.70, "logistic_regression": 0.80, "hist_gradient_boosting": 0.85},
+         "hist_gradient_boosting", "logistic_regression"),
+        # A baseline ahead of both models wins and is reported as one.
+        ({"past_revenue": 0.867, "logistic_regression": 0.859, "hist_gradient_boosting": 0.862},
+         "past_revenue", "hist_gradient_boosting"),
+        # Ties go to the simpler candidate.
+        ({"past_revenue": 0.80, "logistic_regression": 0.80, "hist_gradient_boosting": 0.80},
+         "past_revenue", "logistic_regression"),
+        ({"past_revenue": 0.70, "logistic_regression": 0.80, "hist_gradient_boosting": 0.80},
+         "logistic_regression", "hist_gradient_boosting"),
+        # An undefined AUC cannot win.
+        ({"past_revenue": 0.70, "logistic_regression": float("nan"),
+          "hist_gradient_boosting": 0.60}, "past_revenue", "hist_gradient_boosting"),
+    ],
+)  # fmt: skip
+def test_champion_is_the_best_backtest_auc_ties_to_the_simpler(aucs, winner, runner_up) -> None:
+    champion = choose_champion(aucs, SIMPLEST_FIRST, ["past_revenue"])
+    assert (champion.model, champion.runner_up_model) == (winner, runner_up)
+    assert champion.is_baseline == (winner == "past_revenue")
+    assert champion.roc_auc == aucs[winner]
+    assert champion.margin_over_runner_up == pytest.approx(aucs[winner] - aucs[runner_up])
+    assert (champion.best_baseline_model, champion.best_baseline_roc_auc) == (
+        "past_revenue",
+        aucs["past_revenue"],
+    )
+
+
+def test_champion_needs_a_finite_auc() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        choose_champion({"past_revenue": float("nan")}, SIMPLEST_FIRST, ["past_revenue"])
+
+
+def test_the_champion_writes_the_predictions(big_spender_run) -> None:
+    aucs = {m: v for m, _, n, v in big_spender_run.metrics if n == "roc_auc"}
+    assert big_spender_run.model == max(aucs, key=aucs.get)
+    assert big_spender_run.details["champion_model"] == big_spender_run.model
+    table = to_long_table(big_spender_run)
+    assert set(table.loc[table["record_type"] == "prediction", "model"]) == {big_spender_run.model}
+
+
+def test_a_baseline_that_wins_the_backtest_writes_the_predictions(snapshots) -> None:
+    # Features that carry no signal: no model can beat past revenue out of time.
+    features, labels = snapshots
+    rng = np.random.default_rng(11)
+    noise = features[["user_id", "as_of_date"]].assign(
+        **{f"noise_{i}": rng.normal(size=len(features)) for i in range(3)}
+    )
+    run = run_target(make_source(noise, labels), "big_spender", FAST)
+    assert run.status == "ok", run.reason
+    assert run.model == "past_revenue"
+    assert run.details["champion_is_baseline"] == 1
+    assert run.details["champion_roc_auc"] == metric(run, "past_revenue", "roc_auc")
+    at_d = labels[(labels["as_of_date"] == DATES[-1]) & labels["in_big_spender_population"]]
+    assert sorted(run.predictions["user_id"]) == sorted(at_d["user_id"])
+    assert run.predictions["probability"].between(0, 1).all()
+    # The baseline's scores rank users by past revenue at D.
+    revenue = at_d.set_index("user_id")["past_revenue"]
+    scored = run.predictions.set_index("user_id")["probability"]
+    assert scored.corr(revenue.loc[scored.index], method="spearman") == pytest.approx(1.0)
 
 
 def test_feature_columns_are_numeric_or_boolean_and_exclude_keys(snapshots) -> None:

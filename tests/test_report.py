@@ -198,17 +198,28 @@ def test_numbers_equal_the_marts(report: Built, built_warehouse: BuiltWarehouse,
 def test_model_metrics_equal_ml_tables(report: Built, built_warehouse: BuiltWarehouse) -> None:
     runs = query(built_warehouse.path, "select target, status from ml.model_runs")
     for target, status in runs:
-        key = f"models.{target}.model.roc_auc"
+        key = f"models.{target}.champion.roc_auc"
         if status != "ok":
             assert key not in report.page.metrics
             continue
+        # The champion named on the page has the best backtest AUC of every model and baseline.
+        champion = report.page.metrics[f"models.{target}.champion.model"][0]
+        best_model, best_auc = query(
+            built_warehouse.path,
+            "select model, value from ml.model_metrics where target = '"
+            + target
+            + "' and evaluation = 'backtest' and metric = 'roc_auc' order by value desc limit 1",
+        )[0]
         expected = one(
             built_warehouse.path,
             "select value from ml.model_metrics where target = '"
             + target
-            + "' and model = 'hist_gradient_boosting' and metric = 'roc_auc'",
+            + "' and model = '"
+            + champion
+            + "' and evaluation = 'backtest' and metric = 'roc_auc'",
         )
         assert float(report.page.metrics[key][0]) == pytest.approx(expected, rel=1e-12)
+        assert expected == pytest.approx(best_auc, rel=1e-12), (champion, best_model)
 
 
 def test_displayed_text_matches_the_value(report: Built) -> None:

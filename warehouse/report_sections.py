@@ -940,28 +940,31 @@ with per_model as (
     select
         target,
         model,
-        is_baseline,
         max(value) filter (where metric = 'roc_auc') as roc_auc,
         max(value) filter (where metric = 'pr_auc') as pr_auc,
         max(value) filter (where metric = 'positives') as positives,
         max(value) filter (where metric = 'population') as population
     from ml.model_metrics
     where evaluation = 'backtest'
-    group by target, model, is_baseline
-),
-
-best_baseline as (
-    select target, model as baseline, roc_auc as baseline_roc_auc
-    from per_model
-    where is_baseline
-    qualify row_number() over (partition by target order by roc_auc desc, model) = 1
+    group by target, model
 )
 
-select m.target, m.roc_auc, m.pr_auc, m.positives, m.population, b.baseline, b.baseline_roc_auc
-from per_model as m
-inner join best_baseline as b on m.target = b.target
-where m.model = 'hist_gradient_boosting'
-order by m.target desc
+select
+    r.target,
+    r.champion_model,
+    r.champion_is_baseline,
+    m.roc_auc,
+    m.pr_auc,
+    m.positives,
+    m.population,
+    r.runner_up_model,
+    r.champion_margin_roc_auc,
+    r.best_baseline_model as baseline,
+    r.best_baseline_roc_auc as baseline_roc_auc
+from ml.model_runs as r
+inner join per_model as m on r.target = m.target and r.champion_model = m.model
+where r.status = 'ok'
+order by r.target desc
 """
 
 IMPORTANCE_SQL = f"""
@@ -1004,14 +1007,23 @@ def build_models(wh: Warehouse) -> Section:
             )
     if require(wh, s, {"ml.model_metrics": ["target", "model", "is_baseline", "metric", "value"]}):
         mm = wh.df(s, "Backtest metrics per model", METRICS_SQL)
-        for m in wh.rows(s, "The production model against its best baseline", VERSUS_BASELINE_SQL):
+        for m in wh.rows(
+            s, "The champion against the runner-up and the best baseline", VERSUS_BASELINE_SQL
+        ):
             target = m["target"]
+            winner = "the baseline" if m["champion_is_baseline"] else "the model"
             s.say(
-                f"{target.replace('_', ' ')}: the gradient-boosting model reaches ROC AUC {{auc}} "
-                "(PR AUC {pr}) against {base_auc} for the best baseline, {base_name}; "
+                f"{target.replace('_', ' ')}: {winner} {{champion}} wins the backtest and writes "
+                "the predictions: ROC AUC {auc} (PR AUC {pr}), {margin} ahead of the runner-up "
+                "{runner_up}; best baseline {base_name} at {base_auc}; "
                 "{pos} positives among {pop} evaluated users.",
-                auc=s.metric(f"{target}.model.roc_auc", clean(m["roc_auc"]), "num3"),
-                pr=s.metric(f"{target}.model.pr_auc", clean(m["pr_auc"]), "num3"),
+                champion=s.metric(f"{target}.champion.model", m["champion_model"], "text"),
+                margin=s.metric(
+                    f"{target}.champion.margin_roc_auc", clean(m["champion_margin_roc_auc"]), "num3"
+                ),
+                runner_up=s.metric(f"{target}.runner_up.model", m["runner_up_model"], "text"),
+                auc=s.metric(f"{target}.champion.roc_auc", clean(m["roc_auc"]), "num3"),
+                pr=s.metric(f"{target}.champion.pr_auc", clean(m["pr_auc"]), "num3"),
                 base_auc=s.metric(
                     f"{target}.best_baseline.roc_auc", clean(m["baseline_roc_auc"]), "num3"
                 ),

@@ -1,4 +1,4 @@
-{#- Churn probability of every buyer at the prediction date D (ml_churn_training, gradient boosting). -#}
+{#- Churn probability of every buyer at the prediction date D (ml_churn_training: the backtest champion). -#}
 select
     cast(user_id as {{ dbt.type_bigint() }}) as user_id,
     cast(as_of_date as date) as as_of_date,
