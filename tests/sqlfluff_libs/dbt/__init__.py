@@ -28,6 +28,10 @@ def type_bigint() -> str:
     return "bigint"
 
 
+def type_boolean() -> str:
+    return "boolean"
+
+
 def type_float() -> str:
     return "double"
 
