@@ -28,10 +28,12 @@ METRIC_NAMES = (
     "precision_at_10pct",
     "precision_at_20pct",
     "lift_at_10pct",
+    "expected_calibration_error",
     "positives",
     "population",
 )
 PROBABILITY_EPS = 1e-6
+CALIBRATION_BINS = 10
 
 
 def top_share_mask(score: np.ndarray, share: float) -> np.ndarray:
@@ -86,9 +88,36 @@ def classification_metrics(label: np.ndarray, probability: np.ndarray) -> dict[s
         "precision_at_10pct": _precision_at(y, order, 0.10),
         "precision_at_20pct": _precision_at(y, order, 0.20),
         "lift_at_10pct": _lift_at(y, order, 0.10),
+        "expected_calibration_error": expected_calibration_error(y, p),
         "positives": float(y.sum()),
         "population": float(len(y)),
     }
+
+
+def reliability_bins(
+    label: np.ndarray, probability: np.ndarray, bins: int = CALIBRATION_BINS
+) -> pd.DataFrame:
+    """The reliability table: rows in equal-width bins of predicted probability (bin 1 holds
+    [0, 1/bins), the last also holds 1), with the mean prediction and the observed rate of each
+    non-empty bin. A calibrated score has observed_rate close to mean_predicted in every bin."""
+    y = np.asarray(label, dtype=np.float64)
+    p = np.asarray(probability, dtype=np.float64)
+    number = np.minimum((p * bins).astype(np.int64), bins - 1) + 1
+    frame = pd.DataFrame({"bin": number, "p": p, "y": y})
+    table = frame.groupby("bin").agg(users=("y", "size"), mean_predicted=("p", "mean"),
+                                     observed_rate=("y", "mean")).reset_index()  # fmt: skip
+    table["bin_low"] = (table["bin"] - 1) / bins
+    table["bin_high"] = table["bin"] / bins
+    return table[["bin", "bin_low", "bin_high", "users", "mean_predicted", "observed_rate"]]
+
+
+def expected_calibration_error(label: np.ndarray, probability: np.ndarray) -> float:
+    """Row-weighted mean |observed rate - mean prediction| over the reliability bins."""
+    if len(label) == 0:
+        return math.nan
+    table = reliability_bins(label, probability)
+    gap = (table["observed_rate"] - table["mean_predicted"]).abs()
+    return float((gap * table["users"]).sum() / table["users"].sum())
 
 
 def rank_auc(label: np.ndarray, score: np.ndarray) -> float:

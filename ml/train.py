@@ -41,7 +41,7 @@ from ml.data import (
     population_ids,
     snapshot_dates,
 )
-from ml.evaluate import classification_metrics, permutation_importances
+from ml.evaluate import classification_metrics, permutation_importances, reliability_bins
 from ml.pipelines import (
     MODEL_KINDS,
     MODEL_KINDS_SIMPLEST_FIRST,
@@ -65,6 +65,7 @@ LONG_COLUMNS = {
     "value_std": "float64",
     "text": "str",
 }
+CALIBRATION_FIGURES = ("bin_low", "bin_high", "users", "mean_predicted", "observed_rate")
 RUN_ATTRIBUTES = (
     "status",
     "reason",
@@ -114,6 +115,11 @@ class TargetRun:
         default_factory=lambda: pd.DataFrame({"user_id": [], "as_of_date": [], "probability": []})
     )
     metrics: list[tuple[str, bool, str, float]] = field(default_factory=list)
+    # Reliability table rows: (model, is_baseline, bin, bin_low, bin_high, users, mean_predicted,
+    # observed_rate), on the backtest's judged rows (ml.evaluate.reliability_bins).
+    calibration: list[tuple[str, bool, int, float, float, int, float, float]] = field(
+        default_factory=list
+    )
     importance: list[tuple[str, str, float, float]] = field(default_factory=list)
     details: dict[str, object] = field(default_factory=dict)
 
@@ -250,6 +256,11 @@ def record_metrics(
     for name, probability in scores.items():
         for metric, value in classification_metrics(label, probability).items():
             run.metrics.append((name, name in baselines, metric, value))
+        for row in reliability_bins(label, probability).itertuples(index=False):
+            run.calibration.append(
+                (name, name in baselines, int(row.bin), float(row.bin_low), float(row.bin_high),
+                 int(row.users), float(row.mean_predicted), float(row.observed_rate))
+            )  # fmt: skip
 
 
 def record_importance(
@@ -456,7 +467,7 @@ def run_target(source: SnapshotSource, target: str, config: MLConfig) -> TargetR
             _run(run, spec, source, config)
     except DegenerateData as err:
         run.status, run.reason = "skipped", str(err)
-        run.metrics, run.importance = [], []
+        run.metrics, run.importance, run.calibration = [], [], []
         run.predictions = TargetRun(target).predictions
         print(f"ml: {target} model skipped: {err}", file=sys.stderr)
     run.details.update(status=run.status, reason=run.reason)
@@ -481,6 +492,15 @@ def to_long_table(run: TargetRun) -> pd.DataFrame:
     importance = pd.DataFrame(
         run.importance, columns=["model", "name", "value", "value_std"]
     ).assign(record_type="importance", is_baseline=False, evaluation=EVALUATION)
+    # One long row per (model, bin, figure): the bin number in `text`, the figure in `name`.
+    calibration = (
+        pd.DataFrame(
+            run.calibration, columns=["model", "is_baseline", "text", *CALIBRATION_FIGURES]
+        )
+        .astype({"text": "str"})
+        .melt(id_vars=["model", "is_baseline", "text"], var_name="name", value_name="value")
+        .assign(record_type="calibration", evaluation=EVALUATION)
+    )
     details = [(k, run.details.get(k)) for k in RUN_ATTRIBUTES]
     attributes = pd.DataFrame(
         {
@@ -490,7 +510,7 @@ def to_long_table(run: TargetRun) -> pd.DataFrame:
             "text": [v if isinstance(v, str) else None for _, v in details],
         }
     )
-    parts = [p for p in (predictions, metrics, importance, attributes) if len(p)]
+    parts = [p for p in (predictions, metrics, importance, calibration, attributes) if len(p)]
     table = pd.concat(parts, ignore_index=True).reindex(columns=list(LONG_COLUMNS))
     table["target"] = run.target
     return table.astype(LONG_COLUMNS)

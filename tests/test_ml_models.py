@@ -35,6 +35,7 @@ METRICS = {
     "precision_at_10pct",
     "precision_at_20pct",
     "lift_at_10pct",
+    "expected_calibration_error",
     "positives",
     "population",
 }
@@ -267,3 +268,23 @@ def test_the_backtest_winner_is_the_champion(built_warehouse, runs) -> None:
         baselines = aucs[aucs.index.isin(BASELINES)]
         assert run["best_baseline_roc_auc"] == pytest.approx(baselines.max(), abs=1e-12)
         assert run["champion_roc_auc"] >= run["best_baseline_roc_auc"]
+
+
+def test_calibration_table_reconciles_with_the_metrics(built_warehouse) -> None:
+    table = query_df(built_warehouse.path, "select * from ml.model_calibration")
+    metrics = query_df(
+        built_warehouse.path,
+        "select target, model, metric, value from ml.model_metrics where evaluation = 'backtest'",
+    ).pivot_table(index=["target", "model"], columns="metric", values="value")
+    assert set(map(tuple, table[["target", "model"]].drop_duplicates().to_numpy())) == set(
+        metrics.index
+    )
+    for (target, model), rows in table.groupby(["target", "model"]):
+        figures = metrics.loc[(target, model)]
+        # Every judged user is in exactly one bin; the positives add up.
+        assert rows["users"].sum() == figures["population"]
+        assert (rows["users"] * rows["observed_rate"]).sum() == pytest.approx(figures["positives"])
+        assert (rows["mean_predicted"] >= rows["bin_low"] - 1e-9).all()
+        assert (rows["mean_predicted"] <= rows["bin_high"] + 1e-9).all()
+        ece = (rows["calibration_gap"].abs() * rows["users"]).sum() / rows["users"].sum()
+        assert ece == pytest.approx(figures["expected_calibration_error"], abs=1e-9)

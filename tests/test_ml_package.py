@@ -193,6 +193,21 @@ def test_champion_is_the_best_backtest_auc_ties_to_the_simpler(aucs, winner, run
     )
 
 
+def test_reliability_bins_and_calibration_error() -> None:
+    label = np.array([0, 0, 1, 1, 1, 0, 1, 1], dtype=bool)
+    probability = np.array([0.05, 0.08, 0.15, 0.55, 0.59, 0.95, 1.0, 0.99])
+    table = evaluate.reliability_bins(label, probability)
+    assert list(table["bin"]) == [1, 2, 6, 10]
+    assert list(table["users"]) == [2, 1, 2, 3]
+    assert list(table["observed_rate"]) == pytest.approx([0.0, 1.0, 1.0, 2 / 3])
+    assert list(table["mean_predicted"]) == pytest.approx([0.065, 0.15, 0.57, 0.98])
+    # |0 - .065| * 2 + |1 - .15| + |1 - .57| * 2 + |2/3 - .98| * 3, over 8 users.
+    expected = (0.13 + 0.85 + 0.86 + abs(2 / 3 - 0.98) * 3) / 8
+    assert evaluate.expected_calibration_error(label, probability) == pytest.approx(expected)
+    # A perfectly calibrated constant score has no gap.
+    assert evaluate.expected_calibration_error(label, np.full(8, 5 / 8)) == pytest.approx(0.0)
+
+
 def test_champion_needs_a_finite_auc() -> None:
     with pytest.raises(ValueError, match="finite"):
         choose_champion({"past_revenue": float("nan")}, SIMPLEST_FIRST, ["past_revenue"])
@@ -360,7 +375,7 @@ def test_long_table_of_a_skipped_run_has_the_reason_and_no_rows(snapshots) -> No
 
 def test_long_table_types_are_stable(churn_run) -> None:
     table = to_long_table(churn_run)
-    assert set(table["record_type"]) == {"prediction", "metric", "importance", "run"}
+    assert set(table["record_type"]) == {"prediction", "metric", "importance", "calibration", "run"}
     assert str(table["user_id"].dtype) == "Int64"
     assert table.loc[table["record_type"] == "prediction", "value"].between(0, 1).all()
 
