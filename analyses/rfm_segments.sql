@@ -1,7 +1,8 @@
 -- Where did each RFM segment go between the last two feature snapshots? Per segment at the earlier
--- snapshot (new_buyer = not a buyer yet): buyers, the share that stayed, and how many slid into
--- at_risk (how many champions became at risk?) and how many ended in a lapsing segment (at_risk,
--- cannot_lose_them, hibernating, lost; those already there included). A move nobody made has no row in the mart: it counts 0 here.
+-- snapshot (new_buyer = not a buyer yet): buyers, the share that stayed, how many slid into at_risk
+-- (how many champions became at risk?) and how many ended in a lapsing segment (at_risk,
+-- cannot_lose_them, hibernating, lost; those already there included). A move nobody made has no
+-- row in the mart: it counts 0 here.
 -- Run: dbt compile --select rfm_segments (or paste with the refs replaced by marts.<name>).
 with latest as (
     select *

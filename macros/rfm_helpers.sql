@@ -18,9 +18,11 @@
 {% macro rfm_quintile_score(expr, order, partition_by) -%}
     {#- Score 1-5 from the share of the OTHER buyers of the partition that are strictly worse on expr
         (percent_rank = (rank - 1) / (buyers - 1)): 1 + floor(5 x share), 5 when all others are worse.
-        Equal values get equal scores (rank gives a tied group the rank of its first row), which is
-        the score ntile(5) would give the group's first row when the values are distinct; a lone
-        buyer, or a partition where everybody ties, scores 1 (nobody is outranked). Integer counts
+        With distinct values these are the quintiles of ntile(5) within one buyer at each boundary
+        (exactly ntile(5) for 5 buyers). Ties: equal values get equal scores, as rank gives a tied
+        group the rank of its first row (ntile would split the group at random, or by a tie-breaker
+        such as user_id, so two identical buyers could land in different segments); a lone buyer,
+        or a partition where everybody ties, scores 1 (nobody is outranked). Integer counts are
         divided once in double precision, so a boundary such as 3/5 x 5 lands exactly on 3. -#}
     cast(least(5, 1 + coalesce(floor(
         5.0 * (rank() over (partition by {{ partition_by }} order by {{ expr }} {{ order }}) - 1)
