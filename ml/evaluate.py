@@ -88,7 +88,8 @@ def classification_metrics(label: np.ndarray, probability: np.ndarray) -> dict[s
         "precision_at_10pct": _precision_at(y, order, 0.10),
         "precision_at_20pct": _precision_at(y, order, 0.20),
         "lift_at_10pct": _lift_at(y, order, 0.10),
-        "expected_calibration_error": expected_calibration_error(y, p),
+        # On the scores as given, like the reliability table (p is clipped for log loss).
+        "expected_calibration_error": expected_calibration_error(y, np.asarray(probability)),
         "positives": float(y.sum()),
         "population": float(len(y)),
     }
