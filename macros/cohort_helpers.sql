@@ -28,3 +28,19 @@
 {% macro period_last_day(start_expr, grain) -%}
     cast({{ dbt.dateadd('day', -1, dbt.dateadd(grain, 1, start_expr)) }} as date)
 {%- endmacro %}
+
+
+{% macro active_user_periods(activities, grain, label_column, period_column) -%}
+    {#- One row per activity, user and period in which the user was active, from int_user_days.
+        activities: {label: condition on int_user_days' counts}, e.g. {'active': 'events > 0'}. -#}
+    {%- for label, condition in activities.items() %}
+    select
+        '{{ label }}' as {{ label_column }},
+        user_id,
+        {{ period_start('event_date', grain) }} as {{ period_column }}
+    from {{ ref('int_user_days') }}
+    where {{ condition }}
+    group by user_id, {{ period_start('event_date', grain) }}
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}

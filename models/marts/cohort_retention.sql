@@ -12,16 +12,7 @@
 {%- set kinds = {'first_visit': 'events > 0', 'first_purchase': 'purchases > 0'} %}
 
 with user_periods as (
-    {%- for kind, active in kinds.items() %}
-    select
-        '{{ kind }}' as cohort_kind,
-        user_id,
-        {{ period_start('event_date', grain) }} as activity_period
-    from {{ ref('int_user_days') }}
-    where {{ active }}
-    group by user_id, {{ period_start('event_date', grain) }}
-    {{ 'union all' if not loop.last }}
-    {%- endfor %}
+    {{ active_user_periods(kinds, grain, 'cohort_kind', 'activity_period') }}
 ),
 
 cohort_users as (

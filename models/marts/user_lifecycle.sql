@@ -13,16 +13,7 @@
 {%- set activities = {'active': 'events > 0', 'purchasing': 'purchases > 0'} %}
 
 with user_weeks as (
-    {%- for activity, condition in activities.items() %}
-    select
-        '{{ activity }}' as activity,
-        user_id,
-        {{ period_start('event_date', 'week') }} as week_start
-    from {{ ref('int_user_days') }}
-    where {{ condition }}
-    group by user_id, {{ period_start('event_date', 'week') }}
-    {{ 'union all' if not loop.last }}
-    {%- endfor %}
+    {{ active_user_periods(activities, 'week', 'activity', 'week_start') }}
 ),
 
 weeks as (
