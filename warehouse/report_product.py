@@ -8,6 +8,8 @@ or a figure that is undefined on the data, gives a "not enough data" note with t
 
 from __future__ import annotations
 
+import pandas as pd
+
 from warehouse import report_product_charts as charts
 from warehouse.report_model import (
     Chart,
@@ -526,7 +528,7 @@ select
     cohort_kind,
     period_number,
     count(*) as cohorts,
-    sum(users_in_cohort) as users,
+    cast(sum(users_in_cohort) as bigint) as users,
     sum(retained_users) / sum(users_in_cohort) as retention_rate,
     sum(rolling_retained_users) / sum(users_in_cohort) as rolling_retention_rate
 from marts.cohort_retention
@@ -767,7 +769,14 @@ select
     sum(monetary) / nullif(sum(sum(monetary)) over (), 0) as revenue_share,
     avg(recency_days) as mean_recency_days,
     avg(frequency) as mean_frequency,
-    avg(monetary) as mean_monetary
+    avg(monetary) as mean_monetary,
+    max(buyers_in_snapshot) as buyers,
+    cast(sum(count(*) filter (where rfm_segment in ({_lapsing_sql()}))) over () as bigint)
+        as lapsing_users,
+    sum(count(*) filter (where rfm_segment in ({_lapsing_sql()}))) over ()
+    / sum(count(*)) over () as lapsing_user_share,
+    sum(sum(monetary) filter (where rfm_segment in ({_lapsing_sql()}))) over ()
+    / nullif(sum(sum(monetary)) over (), 0) as lapsing_revenue_share
 from marts.rfm_segments
 where is_latest_snapshot
 group by as_of_date, rfm_segment
@@ -849,15 +858,17 @@ def build_rfm(wh: Warehouse) -> Section:
     needed = ["as_of_date", "is_latest_snapshot", "rfm_segment", "segment_order", "monetary"]
     if require(wh, s, {"marts.rfm_segments": needed}):
         seg = wh.df(s, "Buyers and revenue per segment at the latest snapshot", RFM_SEGMENTS_SQL)
-        as_of = clean(seg["as_of_date"].iloc[0])
-        buyers = int(seg["users"].sum())
+    else:
+        seg = pd.DataFrame()
+    if not seg.empty:
+        as_of = pd.Timestamp(seg["as_of_date"].iloc[0]).date()  # a DATE, read by pandas
         by_name = seg.set_index("rfm_segment")
         largest = seg.sort_values(["users", "segment_order"], ascending=[False, True]).iloc[0]
         s.say(
             "At the latest snapshot, {date}, {buyers} buyers; the largest segment is {largest} "
             "({largest_n} buyers, {largest_share}).",
             date=s.metric("as_of_date", as_of, "date"),
-            buyers=s.metric("buyers", buyers, "int"),
+            buyers=s.metric("buyers", clean(seg["buyers"].iloc[0]), "int"),
             largest=s.metric("largest_segment", largest["rfm_segment"], "text"),
             largest_n=s.metric("largest_segment.users", clean(largest["users"]), "int"),
             largest_share=s.metric(
@@ -878,15 +889,15 @@ def build_rfm(wh: Warehouse) -> Section:
             )
         else:
             s.missing("no champions at the latest snapshot")
-        lapsing = seg[seg["is_lapsing"]]
-        if not lapsing.empty and seg["revenue"].fillna(0).any():
+        first = seg.iloc[0]
+        if first["lapsing_users"] and seg["revenue"].fillna(0).any():
             s.say(
                 "Lapsing segments together: {users} buyers ({share}) with {rev_share} of the "
                 "revenue to date.",
-                users=s.metric("lapsing.users", clean(lapsing["users"].sum()), "int"),
-                share=s.metric("lapsing.user_share", clean(lapsing["user_share"].sum()), "pct"),
+                users=s.metric("lapsing.users", clean(first["lapsing_users"]), "int"),
+                share=s.metric("lapsing.user_share", clean(first["lapsing_user_share"]), "pct"),
                 rev_share=s.metric(
-                    "lapsing.revenue_share", clean(lapsing["revenue_share"].sum()), "pct"
+                    "lapsing.revenue_share", clean(first["lapsing_revenue_share"]), "pct"
                 ),
             )
         s.charts.append(

@@ -72,7 +72,7 @@ def retention_curves(curve: pd.DataFrame, grain: str) -> bytes:
             fontsize=9,
             color=BLUE,
         )
-        ax.set_ylim(0, float(d["rolling_retention_rate"].max()) * 1.2)
+        ax.set_ylim(0, max(0.01, float(d["rolling_retention_rate"].max()) * 1.2))
         ax.set_xlim(0.5, float(d["period_number"].max()) + 0.5)
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
