@@ -306,7 +306,7 @@ def build_funnel_paths(wh: Warehouse) -> Section:
     top = {r["stage"]: r for r in wh.rows(s, "Commonest next step and exit share", PATHS_TOP_SQL)}
     for stage, noun in (("cart", "cart"), ("view", "view")):
         if stage not in top:
-            s.missing(f"marts.funnel_paths has no {noun} events to follow")
+            s.missing(f"no {noun} event to follow (marts.funnel_paths has no {noun} stage)")
             continue
         r = top[stage]
         s.say(
