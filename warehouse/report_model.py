@@ -43,7 +43,7 @@ def fmt_odds(v: float) -> str:
     if v >= 100:
         return f"{v:,.0f}"
     if v >= 0.001:
-        return f"{v:.3g}"
+        return f"{v:#.3g}".rstrip(".")  # keeps trailing zeros: 1.00, 0.800 (not "100.")
     return f"{v:.1e}"
 
 
