@@ -109,9 +109,13 @@ def build_funnel_trends(wh: Warehouse) -> Section:
     )
     needed = [
         "entry_week",
+        "users_entered",
         "users_observable",
         "users_censored",
+        "reached_cart",
+        "reached_purchase",
         "view_to_cart_rate",
+        "cart_to_purchase_rate",
         "view_to_purchase_rate",
         "is_week_fully_observable",
     ]
@@ -136,13 +140,13 @@ def build_funnel_trends(wh: Warehouse) -> Section:
             first_v2c=s.metric("first.view_to_cart_rate", clean(e["first_view_to_cart"]), "pct"),
             first_n=s.metric("first.users_observable", clean(e["first_users"]), "int"),
             first_v2p=s.metric(
-                "first.view_to_purchase_rate", clean(e["first_view_to_purchase"]), "pct2"
+                "first.view_to_purchase_rate", clean(e["first_view_to_purchase"]), "pct"
             ),
             last=s.metric("last_week", clean(e["last_week"]), "date"),
             last_v2c=s.metric("last.view_to_cart_rate", clean(e["last_view_to_cart"]), "pct"),
             last_n=s.metric("last.users_observable", clean(e["last_users"]), "int"),
             last_v2p=s.metric(
-                "last.view_to_purchase_rate", clean(e["last_view_to_purchase"]), "pct2"
+                "last.view_to_purchase_rate", clean(e["last_view_to_purchase"]), "pct"
             ),
             v2p_change=s.metric(
                 "view_to_purchase_change_points",
