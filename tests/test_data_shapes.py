@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT_DIR, SMALL_VARS, query, run_dbt
-from tests.test_report import Page, parse
+from tests.test_report import SECTIONS, Page, parse
 
 pytestmark = pytest.mark.data_shapes
 
@@ -363,7 +363,7 @@ def check_rows_add_up(case: Case) -> None:
 def check_report(case: Case) -> None:
     """Every section renders, and no text (charts aside) shows a NaN or a made-up number."""
     page = case.page
-    assert list(page.section_text)[-1] == "quality" and len(page.section_text) == 11
+    assert list(page.section_text) == SECTIONS
     assert not page.duplicate_metrics
     for name, text in page.section_text.items():
         for word in ("NaN", "nan%", " nan ", "inf%", "None"):
@@ -410,6 +410,12 @@ def check_views_only(case: Case) -> None:
     assert case.one("select count(*) from marts.tier_profile where users > 0") == 1
     assert f"{NOT_ENOUGH}: user level: no user carted after a view" in case.section("funnel")
     assert f"{NOT_ENOUGH}: no revenue" in case.section("tiers")
+    # No buyer: no RFM segment; no cart: no cart step to follow or to drive.
+    assert f"{NOT_ENOUGH}: marts.rfm_segments has no rows" in case.section("rfm")
+    assert f"{NOT_ENOUGH}: no cart event to follow" in case.section("paths")
+    assert f"{NOT_ENOUGH}: marts.conversion_drivers has no cart → purchase rows" in case.section(
+        "drivers"
+    )
 
 
 def check_purchases_only(case: Case) -> None:
@@ -428,6 +434,9 @@ def check_purchases_only(case: Case) -> None:
     )
     assert viewers == 0 and conversion is None and drop_off is None
     assert f"{NOT_ENOUGH}: user level: no user viewed a product" in case.section("funnel")
+    # Nobody viewed: nobody enters the weekly funnel, and no step has an entity to compare.
+    assert f"{NOT_ENOUGH}: marts.funnel_trends has no rows" in case.section("trends")
+    assert f"{NOT_ENOUGH}: marts.conversion_drivers has no rows" in case.section("drivers")
 
 
 def check_no_cart_events(case: Case) -> None:
@@ -471,6 +480,14 @@ def check_handful_of_rows(case: Case) -> None:
     assert case.one("select count(*) from staging.stg_events") == 5
     assert case.one("select buyers from marts.revenue_concentration") == 1
     assert case.one("select top_20pct_revenue_share from marts.revenue_concentration") == 1.0
+    # Two days of data: no week after the first to compare, follow or sum up.
+    assert f"{NOT_ENOUGH}: fewer than two fully observable entry weeks" in case.section("trends")
+    assert f"{NOT_ENOUGH}: first-visit cohorts: no cohort after the first" in case.section(
+        "retention"
+    )
+    assert f"{NOT_ENOUGH}: any activity: no complete week after the first" in case.section(
+        "lifecycle"
+    )
 
 
 def check_many_remove_from_cart(case: Case) -> None:

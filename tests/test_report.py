@@ -30,6 +30,12 @@ SECTIONS = [
     "pareto",
     "tiers",
     "segments",
+    "trends",
+    "paths",
+    "drivers",
+    "retention",
+    "lifecycle",
+    "rfm",
     "models",
     "quality",
 ]

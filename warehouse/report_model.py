@@ -38,6 +38,21 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 86_400:,.1f} days"
 
 
+def fmt_odds(v: float) -> str:
+    """An odds ratio: three significant digits; scientific below 0.001 (a shrunk zero cell)."""
+    if v >= 100:
+        return f"{v:,.0f}"
+    if v >= 0.001:
+        return f"{v:#.3g}".rstrip(".")  # keeps trailing zeros: 1.00, 0.800 (not "100.")
+    return f"{v:.1e}"
+
+
+def _p_value(v: float) -> str:
+    """A p-value with its relation: "= 0.046", or "< 0.001" (the marts' normal CDF is exact to
+    1.5e-7 only), so that a sentence reads "p {p}"."""
+    return "< 0.001" if v < 0.001 else f"= {v:.3f}"
+
+
 FORMATS = {
     "int": lambda v: f"{int(v):,}",
     "pct": lambda v: f"{float(v) * 100:,.1f}%",
@@ -52,6 +67,8 @@ FORMATS = {
     "points": lambda v: f"{float(v):+.1f}",
     "num3": lambda v: f"{float(v):.3f}",
     "num4": lambda v: f"{float(v):.4f}",
+    "odds": lambda v: fmt_odds(float(v)),
+    "pvalue": lambda v: _p_value(float(v)),
     "date": lambda v: v.isoformat()[:10] if hasattr(v, "isoformat") else str(v)[:10],
     "datetime": lambda v: v.isoformat(sep=" ") if hasattr(v, "isoformat") else str(v),
     "text": str,
@@ -237,6 +254,19 @@ def require(wh: Warehouse, section: Section, needs: dict[str, Iterable[str]]) ->
             section.missing(reason)
             ok = False
     return ok
+
+
+def fmt_pct(v: object) -> str:
+    """A table cell: a share as a percentage, "n/a" when undefined."""
+    return "n/a" if pd.isna(v) else f"{float(v):.1%}"
+
+
+def fmt_int(v: object) -> str:
+    return "n/a" if pd.isna(v) else f"{int(v):,}"
+
+
+def fmt_num(v: object, digits: int = 2) -> str:
+    return "n/a" if pd.isna(v) else f"{float(v):,.{digits}f}"
 
 
 def clean(value: Any) -> Value:

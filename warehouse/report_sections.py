@@ -14,24 +14,23 @@ from collections.abc import Callable
 import pandas as pd
 
 from warehouse import report_charts as charts
-from warehouse.report_model import Chart, Section, Table, Warehouse, clean, require
+from warehouse import report_product as product
+from warehouse.report_model import (
+    Chart,
+    Section,
+    Table,
+    Warehouse,
+    clean,
+    fmt_int,
+    fmt_num,
+    fmt_pct,
+    require,
+)
 
 Builder = Callable[[Warehouse], Section]
 
 MAX_CATEGORIES = 15  # top categories shown in the funnel and speed charts (by users who viewed)
 TOP_FEATURES = 10
-
-
-def fmt_pct(v: object) -> str:
-    return "n/a" if pd.isna(v) else f"{float(v):.1%}"
-
-
-def fmt_int(v: object) -> str:
-    return "n/a" if pd.isna(v) else f"{int(v):,}"
-
-
-def fmt_num(v: object, digits: int = 2) -> str:
-    return "n/a" if pd.isna(v) else f"{float(v):,.{digits}f}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -1242,6 +1241,7 @@ SECTION_BUILDERS: list[Builder] = [
     build_pareto,
     build_tiers,
     build_segments,
+    *product.PRODUCT_BUILDERS,
     build_models,
     build_quality,
 ]
