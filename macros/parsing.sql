@@ -64,36 +64,53 @@
 
 
 {% macro typed_csv_event_lines(lines) -%}
-    {#- The typed columns of CSV lines; lines: a relation or subquery with source_file, raw_line. -#}
+    {#- The typed columns of CSV lines; lines: a relation or subquery with source_file, raw_line.
+        Every expression here runs on every line of the landing scan: the quote checks are CASE
+        branches, evaluated only on the few lines holding a quote. -#}
     select
-        source_file,
-        raw_line,
-        cast(coalesce(len(fields), 0) as integer) as field_count,
-        coalesce(fields is null and quoted_fields is not null and {{ has_open_quote('raw_line') }}, false) as open_quote,
-        coalesce(quoted_fields is null and {{ raw_line_is_renderable() }}, false) as renderable,
-        {{ rees46_timestamp('fields[1]') }} as event_time,
-        fields[2] as event_type,
-        {{ strict_bigint('fields[3]') }} as product_id,
-        {{ strict_bigint('fields[4]') }} as category_id,
-        nullif(fields[5], '') as category_code,
-        nullif(fields[6], '') as brand,
-        fields[7] as price_text,
-        try_cast(nullif(fields[7], '') as double) as price,
-        {{ strict_bigint('fields[8]') }} as user_id,
-        nullif(fields[9], '') as user_session
+        {%- for column, _ in typed_raw_event_columns() %}
+        {%- if column == 'open_quote' %}
+        case
+            when quoted_fields is not null and fields is null then {{ has_open_quote('raw_line') }}
+            else false
+        end as open_quote,
+        {%- elif column == 'renderable' %}
+        case when quoted_fields is null then coalesce({{ raw_line_is_renderable('category_id') }}, false) else false end as renderable,
+        {%- else %}
+        {{ column }}{{ ',' if not loop.last }}
+        {%- endif %}
+        {%- endfor %}
     from (
         select
-            *,
-            {{ csv_fields('raw_line', 'quoted_fields') }} as fields
+            source_file,
+            raw_line,
+            fields,
+            quoted_fields,
+            cast(coalesce(len(fields), 0) as integer) as field_count,
+            {{ rees46_timestamp('fields[1]') }} as event_time,
+            fields[2] as event_type,
+            {{ strict_bigint('fields[3]') }} as product_id,
+            {{ strict_bigint('fields[4]') }} as category_id,
+            nullif(fields[5], '') as category_code,
+            nullif(fields[6], '') as brand,
+            fields[7] as price_text,
+            try_cast(nullif(fields[7], '') as double) as price,
+            {{ strict_bigint('fields[8]') }} as user_id,
+            nullif(fields[9], '') as user_session
         from (
             select
-                source_file,
-                raw_line,
-                -- Only lines holding a quote pay for the field-by-field match.
-                case when contains(raw_line, '"') then {{ quoted_csv_fields('raw_line') }} end as quoted_fields
-            from {{ lines }}
-        ) as quoted
-    ) as split
+                *,
+                {{ csv_fields('raw_line', 'quoted_fields') }} as fields
+            from (
+                select
+                    source_file,
+                    raw_line,
+                    -- Only lines holding a quote pay for the field-by-field match.
+                    case when contains(raw_line, '"') then {{ quoted_csv_fields('raw_line') }} end as quoted_fields
+                from {{ lines }}
+            ) as quoted
+        ) as split
+    ) as typed
 {%- endmacro %}
 
 
@@ -187,13 +204,14 @@
     ({{ text_expr }} = '0' or left(ltrim({{ text_expr }}, '-'), 1) between '1' and '9')
 {%- endmacro %}
 
-{% macro raw_line_is_renderable() -%}
+{% macro raw_line_is_renderable(category_id='category_id') -%}
     {#- 'YYYY-MM-DD HH:MM:SS UTC' is 23 characters: a timestamp the lenient parser read from a
-        non-padded or spaced text is not. Integers without a leading zero print back the same. -#}
+        non-padded or spaced text is not. Integers without a leading zero print back the same.
+        category_id: the typed fields[4] (typed once, not again here). -#}
     length(fields[1]) = 23
     and {{ canonical_integer_text('fields[3]') }}
     and {{ canonical_integer_text('fields[8]') }}
-    and (fields[4] = '' or ({{ strict_bigint('fields[4]') }} is not null and {{ canonical_integer_text('fields[4]') }}))
+    and (fields[4] = '' or ({{ category_id }} is not null and {{ canonical_integer_text('fields[4]') }}))
 {%- endmacro %}
 
 {% macro render_raw_line(relation_alias) -%}
