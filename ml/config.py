@@ -22,6 +22,8 @@ class MLConfig:
     # Snapshots stacked into one training set: the latest ones whose label window ends by the
     # cutoff (by D for the production refit).
     train_snapshots: int = 3
+    # Days of data a snapshot needs up to its date to be trained on (ml.plan).
+    min_history_days: int = 28
     # How the champion's scores become probabilities, fitted on out-of-time backtest scores.
     calibration_method: str = "platt"
     # Customer lifetime value: the horizon of `clv` and its annual discount rate.

@@ -8,9 +8,10 @@ D - k x H arithmetic. With D the prediction date and H the horizon:
 - a *cutoff* c is a labelled snapshot the models are judged on (labels in (c, c + H]); the latest
   `max_cutoffs` labelled snapshots are the candidates;
 - the *training snapshots* of a cutoff c are the latest `train_snapshots` labelled snapshots T
-  with T + H <= c (every label the model learns from was fully observed by c) and at least H days
-  of history (T - first event date + 1 >= H: a snapshot taken a few days into the data describes
-  new users only). A cutoff without one is skipped, with the reason ("not enough history");
+  with T + H <= c (every label the model learns from was fully observed by c) and at least
+  `min_history_days` of data up to T (T - first event date + 1: a snapshot taken a few days into
+  the data sees every user as new, and its 28- and 56-day feature windows are cut short). A
+  cutoff without one is skipped, with the reason ("not enough history");
 - the *production* model is trained on the latest `train_snapshots` labelled snapshots (every
   label observed by D) and scores the snapshot D.
 """
@@ -66,12 +67,14 @@ def plan_backtest(
     train_snapshots: int,
     *,
     first_event_date: dt.date | None = None,
+    min_history_days: int = 0,
     needs_training: bool = True,
 ) -> BacktestPlan:
     """The rolling-origin plan (module docstring). Raises DegenerateData when nothing can be
     judged: no snapshot, D not a snapshot, no labelled snapshot, or no usable cutoff.
 
-    `first_event_date`: the first day of data (None: every labelled snapshot can train).
+    `first_event_date`: the first day of data (None: every labelled snapshot can train);
+    `min_history_days`: days of data a training snapshot needs up to its date.
     `needs_training=False` (the CLV model, fitted on each cutoff's own history): every candidate
     cutoff is usable and the training snapshots are left empty.
     """
@@ -95,7 +98,7 @@ def plan_backtest(
     trainable = tuple(
         t
         for t in labelled
-        if first_event_date is None or (t - first_event_date).days + 1 >= horizon_days
+        if first_event_date is None or (t - first_event_date).days + 1 >= min_history_days
     )
     cutoffs = []
     for c in labelled[-max_cutoffs:]:
@@ -106,8 +109,8 @@ def plan_backtest(
         reason = (
             ""
             if train
-            else f"not enough history: no snapshot T with at least {horizon_days} days of "
-            f"history and its label window (T, T + {horizon_days}] ended by the cutoff {c}"
+            else f"not enough history: no snapshot T with at least {min_history_days} days of "
+            f"data and its label window (T, T + {horizon_days}] ended by the cutoff {c}"
         )
         cutoffs.append(Cutoff(c, train, reason))
     plan = BacktestPlan(
@@ -120,7 +123,7 @@ def plan_backtest(
     if not plan.usable_cutoffs:
         raise DegenerateData(
             f"too few snapshots for a {horizon_days}-day horizon: no backtest cutoff c has a "
-            f"training snapshot T (at least {horizon_days} days of history, "
+            f"training snapshot T (at least {min_history_days} days of data, "
             f"T + {horizon_days} days <= c) and its own label window observed by "
             f"{observed_until} (the feature table has {listed}). Use a shorter "
             "churn_horizon_days, more days of data or a larger feature_snapshot_count."

@@ -572,6 +572,7 @@ def _run(run: TargetRun, spec: TargetSpec, source: SnapshotSource, config: MLCon
         config.backtest_cutoffs,
         config.train_snapshots,
         first_event_date=first_event_date(source),
+        min_history_days=config.min_history_days,
     )
     run.details["prediction_as_of_date"] = str(plan.score)
     columns = feature_columns(source)

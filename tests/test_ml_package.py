@@ -373,7 +373,9 @@ def test_a_cutoffs_models_ignore_everything_observed_after_the_cutoff(snapshots,
     later snapshots, and every label whose window (T, T + H] ends after c, c's own included):
     the models, baselines and challengers fitted for c give the same scores on c's users."""
     features, labels = snapshots
-    plan = plan_backtest(DATES, HORIZON, None, LAST_DATE, 4, 3, first_event_date=FIRST_DATE)
+    plan = plan_backtest(
+        DATES, HORIZON, None, LAST_DATE, 4, 3, first_event_date=FIRST_DATE, min_history_days=28
+    )
     reference = make_source(features, labels)
     columns = feature_columns(reference)
     label = TARGETS[target].label
@@ -424,7 +426,9 @@ def test_every_training_label_ends_by_its_cutoff_whatever_the_dates(seed: int) -
     last = dates[-1] - dt.timedelta(days=int(rng.integers(0, 20)))
     prediction = dates[int(rng.integers(len(dates) // 2, len(dates)))]
     try:
-        plan = plan_backtest(dates, horizon, prediction, last, 4, 3, first_event_date=start)
+        plan = plan_backtest(
+            dates, horizon, prediction, last, 4, 3, first_event_date=start, min_history_days=horizon
+        )
     except DegenerateData as err:
         assert "too few snapshots" in str(err)
         return
@@ -445,7 +449,9 @@ def test_plan_uses_the_dates_present_and_skips_cutoffs_without_history() -> None
     # Irregular dates: the plan never assumes D - k x H.
     dates = [dt.date(2020, 1, d) for d in (1, 3, 10, 11, 20, 31)]
     first = dt.date(2019, 12, 28)  # Jan 1 has 5 days of history (< H = 7), Jan 3 has 7
-    plan = plan_backtest(dates, 7, None, dt.date(2020, 1, 31), 4, 2, first_event_date=first)
+    plan = plan_backtest(
+        dates, 7, None, dt.date(2020, 1, 31), 4, 2, first_event_date=first, min_history_days=7
+    )
     assert plan.score == dt.date(2020, 1, 31)
     assert plan.labelled == tuple(dates[:5])  # T + 7 <= Jan 31
     assert [c.date for c in plan.cutoffs] == dates[1:5]

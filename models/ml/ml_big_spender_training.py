@@ -21,6 +21,7 @@ def model(dbt, session):
         "seed": dbt.config.meta_get("seed"),
         "backtest_cutoffs": dbt.config.meta_get("backtest_cutoffs"),
         "train_snapshots": dbt.config.meta_get("train_snapshots"),
+        "min_history_days": dbt.config.meta_get("min_history_days"),
         "calibration_method": dbt.config.meta_get("calibration_method"),
         "clv_horizon_days": dbt.config.meta_get("clv_horizon_days"),
         "clv_annual_discount_rate": dbt.config.meta_get("clv_annual_discount_rate"),
