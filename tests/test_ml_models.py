@@ -72,7 +72,9 @@ def test_every_run_completed_on_the_rolling_cutoffs(runs, prediction_date) -> No
         assert pd.Timestamp(run["prediction_as_of_date"]) == d
         assert pd.Timestamp(run["last_cutoff_date"]) == d - h
         assert run["cutoff_count"] + run["skipped_cutoff_count"] == 4
-        assert run["cutoff_count"] >= 3
+        # D - 4H has no training snapshot with 28 days of data; on this small data set a
+        # cutoff can also have too few big spenders to be judged (skipped, with the reason).
+        assert run["cutoff_count"] >= 2
     for target in MODELS:
         run = runs.loc[target]
         # The production model is trained on the latest three labelled snapshots.
