@@ -635,6 +635,20 @@ def test_config_reads_rendered_meta_strings() -> None:
     assert MLConfig.from_meta({"prediction_date": ""}.get).prediction_date is None
 
 
+def test_metrics_equal_sklearn() -> None:
+    from sklearn.metrics import brier_score_loss, log_loss
+
+    rng = np.random.default_rng(3)
+    y = rng.random(2_000) < 0.2
+    p = np.round(_sigmoid(rng.normal(-1.5, 1.0, 2_000) + 1.2 * y), 2)  # ties, some 0 and 1
+    p[:3] = [0.0, 1.0, 0.5]
+    metrics = classification_metrics(y, p)
+    clipped = np.clip(p, evaluate.PROBABILITY_EPS, 1 - evaluate.PROBABILITY_EPS)
+    assert metrics["roc_auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    assert metrics["log_loss"] == pytest.approx(log_loss(y, clipped, labels=[False, True]))
+    assert metrics["brier"] == pytest.approx(brier_score_loss(y, clipped, pos_label=True))
+
+
 def test_rank_auc_equals_sklearn_with_ties() -> None:
     rng = np.random.default_rng(2)
     y = rng.random(500) < 0.3
