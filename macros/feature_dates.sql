@@ -3,8 +3,9 @@
 
     D = var prediction_date, or the last clean event date (max stg_events.event_date) when empty.
     H = var churn_horizon_days. The snapshots are D, D - H, D - 2H, ... (var feature_snapshot_count,
-    default 3: the prediction snapshot, the backtest snapshot and the training snapshot), plus
-    features_as_of (default D) when it is not one of them.
+    default 6: the prediction snapshot and the labelled snapshots of the rolling backtest's cutoffs
+    and training sets), plus features_as_of (default D) when it is not one of them. The ML code
+    reads whichever dates the table holds, whatever their spacing (ml/plan.py).
 -#}
 
 {% macro feature_parse_date(value, var_name) -%}
@@ -46,7 +47,7 @@
     {#- Sorted 'YYYY-MM-DD' strings; empty when no date is known (no events and no vars). -#}
     {%- set d = feature_prediction_date() -%}
     {%- set horizon = value_var('churn_horizon_days', 28) | int -%}
-    {%- set count = value_var('feature_snapshot_count', 3) | int -%}
+    {%- set count = value_var('feature_snapshot_count', 6) | int -%}
     {%- if horizon < 1 or count < 1 -%}
         {{ exceptions.raise_compiler_error("churn_horizon_days and feature_snapshot_count must be positive integers") }}
     {%- endif -%}

@@ -1,25 +1,51 @@
 {#- Helpers of the ml models: the targets, their training models and the run attributes. -#}
 
 {% macro ml_targets() -%}
-    {#- target name -> the Python model that trains it (models/ml/ml_<target>_training.py). -#}
-    {{ return({'churn': 'ml_churn_training', 'big_spender': 'ml_big_spender_training'}) }}
+    {#- target name -> the Python model that trains it (models/ml/ml_<target>_training.py):
+        churn and big_spender (classifiers), clv (customer lifetime value). -#}
+    {{ return({'churn': 'ml_churn_training', 'big_spender': 'ml_big_spender_training', 'clv': 'ml_clv_training'}) }}
+{%- endmacro %}
+
+
+{% macro ml_classification_targets() -%}
+    {#- The targets with a champion chosen on ROC AUC. -#}
+    {{ return(['churn', 'big_spender']) }}
 {%- endmacro %}
 
 
 {% macro ml_run_attributes() -%}
-    {#- Attributes of one training run (ml/train.py RUN_ATTRIBUTES): name -> SQL type. Text
+    {#- Attributes of one training run (ml/records.py RUN_ATTRIBUTES): name -> SQL type. Text
         attributes are stored in the long table's `text`, numbers in `value`. -#}
     {{ return({
         'status': 'text', 'reason': 'text', 'horizon_days': 'integer',
-        'train_as_of_date': 'date', 'evaluation_as_of_date': 'date', 'prediction_as_of_date': 'date',
-        'feature_count': 'integer', 'train_population': 'integer', 'train_positives': 'integer',
-        'train_rows': 'integer', 'evaluation_population': 'integer', 'evaluation_rows': 'integer',
-        'production_train_rows': 'integer', 'scored_rows': 'integer',
+        'prediction_as_of_date': 'date', 'feature_count': 'integer',
+        'cutoff_count': 'integer', 'skipped_cutoff_count': 'integer',
+        'first_cutoff_date': 'date', 'last_cutoff_date': 'date',
+        'train_snapshot_dates': 'text', 'train_population': 'integer', 'train_positives': 'integer',
+        'train_rows': 'integer', 'evaluation_rows': 'integer', 'scored_rows': 'integer',
         'champion_model': 'text', 'champion_is_baseline': 'boolean', 'champion_roc_auc': 'float',
+        'champion_roc_auc_std': 'float',
         'runner_up_model': 'text', 'runner_up_roc_auc': 'float', 'champion_margin_roc_auc': 'float',
         'best_baseline_model': 'text', 'best_baseline_roc_auc': 'float',
+        'champion_margin_over_baseline_roc_auc': 'float',
+        'calibration_method': 'text', 'calibration_rows': 'integer', 'parameters': 'text',
         'seconds': 'float'
     }) }}
+{%- endmacro %}
+
+
+{% macro ml_cutoff_attributes() -%}
+    {#- Attributes of one backtest cutoff (ml/records.py CUTOFF_ATTRIBUTES): name -> SQL type. -#}
+    {{ return({
+        'status': 'text', 'reason': 'text', 'train_snapshot_dates': 'text',
+        'train_population': 'integer', 'train_positives': 'integer', 'train_rows': 'integer',
+        'evaluation_population': 'integer', 'evaluation_rows': 'integer'
+    }) }}
+{%- endmacro %}
+
+
+{% macro ml_attribute_types() -%}
+    {{ return({'text': dbt.type_string(), 'integer': dbt.type_bigint(), 'float': 'double', 'date': 'date', 'boolean': dbt.type_boolean()}) }}
 {%- endmacro %}
 
 

@@ -23,12 +23,16 @@ from scipy.special import expit, gammaln
 from sklearn.linear_model import LogisticRegression
 
 # Inputs the baselines read from the labels table (ml_snapshot_labels), all as of the snapshot.
+# The CLV challenger (ml.clv) also reads purchase_days; the churn segments' rule
+# (ml.segments) reads median_purchase_gap_days.
 BASELINE_INPUTS = (
     "days_since_last_purchase",
     "bgnbd_frequency",
     "bgnbd_recency_days",
     "bgnbd_age_days",
     "past_revenue",
+    "purchase_days",
+    "median_purchase_gap_days",
 )
 BGNBD_COLUMNS = ("bgnbd_frequency", "bgnbd_recency_days", "bgnbd_age_days")
 BASELINES: dict[str, tuple[str, ...]] = {

@@ -90,6 +90,32 @@ def snapshot_dates(source: SnapshotSource) -> list[dt.date]:
     return [pd.Timestamp(v).date() for v in frame["as_of_date"]]
 
 
+def label_dates(source: SnapshotSource) -> list[dt.date]:
+    """The as_of_date values present in the labels table, ascending."""
+    frame = source.frame(f"select distinct as_of_date from {source.labels} order by 1")
+    return [pd.Timestamp(v).date() for v in frame["as_of_date"]]
+
+
+def buyers(source: SnapshotSource, as_of: dt.date, columns: tuple[str, ...]) -> pd.DataFrame:
+    """user_id and `columns` of the labels table for every buyer at `as_of` (in the churn
+    population: a purchase on or before it), ordered by user_id."""
+    selected = ", ".join(quote(c) for c in columns)
+    frame = source.frame(
+        f"select user_id, {selected} from {source.labels} "
+        "where as_of_date = ? and in_churn_population order by user_id",
+        [as_of],
+    )
+    frame["user_id"] = frame["user_id"].astype("int64")
+    return frame
+
+
+def first_event_date(source: SnapshotSource) -> dt.date | None:
+    """The first day with an event, from the labels table (None without rows)."""
+    frame = source.frame(f"select min(first_event_date) as d from {source.labels}")
+    value = frame["d"].iloc[0]
+    return None if pd.isna(value) else pd.Timestamp(value).date()
+
+
 def last_label_date(source: SnapshotSource) -> dt.date | None:
     """The last date labels can see (the last clean event date), from the labels table."""
     frame = source.frame(f"select max(last_event_date) as d from {source.labels}")

@@ -1,15 +1,22 @@
-"""Out-of-time backtest and production scoring for one target, as called by dbt.
+"""Rolling-origin backtest, champion, calibration and production scoring for one target.
 
-With D the prediction date and H the horizon (days):
-- backtest: fit on snapshot D - 2H (labels from (D - 2H, D - H]), judge on snapshot D - H
-  (labels from (D - H, D]); models and baselines alike;
-- champion: whichever model or baseline has the best backtest ROC AUC (ties to the simpler one,
-  see ml.champion) writes the predictions;
-- production: refit the champion on snapshot D - H and score every user of the population at D.
+With D the prediction date and H the horizon (ml.plan has the rules, written against the
+snapshot dates that exist):
+- backtest: at each cutoff c (up to `backtest_cutoffs`, oldest first) fit every model on the
+  training snapshots stacked (each with its label window ended by c), fit the baselines and
+  challengers on the latest of them, and judge all of them on the users of snapshot c against
+  their labels in (c, c + H]; a cutoff that cannot be used is recorded with the reason;
+- champion: whichever model, challenger or baseline has the best mean ROC AUC over the cutoffs
+  (ties to the simpler one, see ml.champion) writes the predictions;
+- calibration: the champion's out-of-time backtest scores fit the calibrator (ml.calibration)
+  of its production scores; the calibrated backtest is forward-chained;
+- production: refit the champion on the latest labelled snapshots stacked and score every user
+  of the population at D, calibrated;
+- churn only: the risk segments (ml.segments) judged at each cutoff.
 
-Data that cannot support this (missing snapshots, unobserved label windows, a tiny population,
-one class) raises `DegenerateData` inside, and the run comes back as `status = 'skipped'` with
-the reason and no predictions, never as a traceback.
+Data that cannot support this (no snapshot, no labelled snapshot, a tiny population, one class,
+no usable cutoff) raises `DegenerateData` inside, and the run comes back as `status = 'skipped'`
+with the reason and no predictions, never as a traceback.
 """
 
 from __future__ import annotations
@@ -17,8 +24,8 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
@@ -26,14 +33,22 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from ml.baselines import BASELINES, Scorer, fit_baselines
+from ml.baselines import BASELINES, fit_baselines
+from ml.calibration import (
+    Calibrator,
+    OutOfTime,
+    forward_calibrated,
+    production_calibrator,
+)
 from ml.champion import Champion, choose_champion
+from ml.clv import CHALLENGERS, FitFailed, fit_challengers
 from ml.config import MLConfig
 from ml.data import (
     TARGETS,
     SnapshotSource,
     TargetSpec,
     feature_columns,
+    first_event_date,
     iter_features,
     last_label_date,
     load_features,
@@ -45,111 +60,29 @@ from ml.evaluate import classification_metrics, permutation_importances, reliabi
 from ml.pipelines import (
     MODEL_KINDS,
     MODEL_KINDS_SIMPLEST_FIRST,
-    PRIMARY_MODEL,
     input_positions,
     make_pipeline,
 )
-from ml.sampling import balanced_sample, case_control_sample, log_odds_shift, stratified_sample
-
-EVALUATION = "backtest"
-LONG_COLUMNS = {
-    "record_type": "str",
-    "target": "str",
-    "user_id": "Int64",
-    "as_of_date": "datetime64[us]",
-    "model": "str",
-    "is_baseline": "boolean",
-    "evaluation": "str",
-    "name": "str",
-    "value": "float64",
-    "value_std": "float64",
-    "text": "str",
-}
-CALIBRATION_FIGURES = ("bin_low", "bin_high", "users", "mean_predicted", "observed_rate")
-RUN_ATTRIBUTES = (
-    "status",
-    "reason",
-    "horizon_days",
-    "train_as_of_date",
-    "evaluation_as_of_date",
-    "prediction_as_of_date",
-    "feature_count",
-    "train_population",
-    "train_positives",
-    "train_rows",
-    "evaluation_population",
-    "evaluation_rows",
-    "production_train_rows",
-    "scored_rows",
-    "champion_model",
-    "champion_is_baseline",
-    "champion_roc_auc",
-    "runner_up_model",
-    "runner_up_roc_auc",
-    "champion_margin_roc_auc",
-    "best_baseline_model",
-    "best_baseline_roc_auc",
-    "seconds",
+from ml.plan import BacktestPlan, Cutoff, DegenerateData, plan_backtest
+from ml.records import (
+    BACKTEST,
+    BACKTEST_CALIBRATED,
+    CutoffRecord,
+    Metric,
+    Reliability,
+    TargetRun,
+    to_long_relation,
 )
+from ml.sampling import balanced_sample, case_control_sample, stratified_sample
+from ml.segments import record_segments
+
+Scorer = Callable[[pd.DataFrame], np.ndarray]
+
+__all__ = ["DegenerateData", "run_target", "dbt_model"]
 
 
-class DegenerateData(Exception):
-    """The data cannot support a run; the message says why, in words for the build log."""
-
-
-@dataclass(frozen=True)
-class SnapshotPlan:
-    train: dt.date
-    evaluate: dt.date
-    score: dt.date
-
-
-@dataclass
-class TargetRun:
-    target: str
-    status: str = "ok"
-    reason: str = ""
-    # The model or baseline that wrote the predictions (ml.champion).
-    model: str = PRIMARY_MODEL
-    predictions: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame({"user_id": [], "as_of_date": [], "probability": []})
-    )
-    metrics: list[tuple[str, bool, str, float]] = field(default_factory=list)
-    # Reliability table rows: (model, is_baseline, bin, bin_low, bin_high, users, mean_predicted,
-    # observed_rate), on the backtest's judged rows (ml.evaluate.reliability_bins).
-    calibration: list[tuple[str, bool, int, float, float, int, float, float]] = field(
-        default_factory=list
-    )
-    importance: list[tuple[str, str, float, float]] = field(default_factory=list)
-    details: dict[str, object] = field(default_factory=dict)
-
-
-def plan_snapshots(
-    dates: list[dt.date], horizon_days: int, prediction_date: dt.date | None
-) -> SnapshotPlan:
-    """D, D - H and D - 2H, each of which must be a snapshot of the feature table."""
-    if not dates:
-        raise DegenerateData("the feature table has no snapshot (no clean events?)")
-    score = prediction_date or max(dates)
-    horizon = dt.timedelta(days=horizon_days)
-    plan = SnapshotPlan(train=score - 2 * horizon, evaluate=score - horizon, score=score)
-    wanted = {
-        "prediction D": plan.score,
-        "backtest D - H": plan.evaluate,
-        "training D - 2H": plan.train,
-    }
-    missing = [f"{name} = {day}" for name, day in wanted.items() if day not in set(dates)]
-    if missing:
-        raise DegenerateData(
-            f"too few snapshots for a {horizon_days}-day horizon: missing {', '.join(missing)}; "
-            f"the feature table has {', '.join(str(d) for d in sorted(dates))}. "
-            "Use a shorter churn_horizon_days or more days of data."
-        )
-    return plan
-
-
-def check_snapshot(frame: pd.DataFrame, name: str, as_of: dt.date, config: MLConfig) -> None:
-    """A snapshot to learn from or judge on: observed labels, enough users, both classes."""
+def check_snapshot(frame: pd.DataFrame, name: str, as_of: object, config: MLConfig) -> None:
+    """Rows to learn from or judge on: observed labels, enough users, both classes."""
     if len(frame) < config.min_population:
         raise DegenerateData(
             f"tiny population: the {name} snapshot {as_of} has {len(frame)} users "
@@ -169,6 +102,10 @@ def check_snapshot(frame: pd.DataFrame, name: str, as_of: dt.date, config: MLCon
         )
 
 
+def describe_dates(dates: tuple[dt.date, ...]) -> str:
+    return ", ".join(str(d) for d in dates)
+
+
 @dataclass(frozen=True)
 class TrainingSample:
     """Feature rows and labels to fit on, and the log-odds shift back to the population."""
@@ -178,10 +115,9 @@ class TrainingSample:
     log_odds_shift: float
 
 
-def training_rows(label: np.ndarray, config: MLConfig) -> tuple[np.ndarray, float]:
-    """Rows of the seeded case-control training sample and their log-odds shift."""
-    rows = case_control_sample(label, config.train_sample_rows, config.majority_ratio, config.seed)
-    return rows, log_odds_shift(label, rows)
+def training_rows(label: np.ndarray, cap: int, config: MLConfig) -> np.ndarray:
+    """Rows of the seeded case-control training sample of one snapshot (ml.sampling)."""
+    return case_control_sample(label, cap, config.majority_ratio, config.seed)
 
 
 def fit_models(kinds: tuple[str, ...], sample: TrainingSample, seed: int) -> dict[str, Pipeline]:
@@ -192,20 +128,110 @@ def fit_models(kinds: tuple[str, ...], sample: TrainingSample, seed: int) -> dic
     }
 
 
-def load_training_sample(
-    source: SnapshotSource,
-    columns: list[str],
-    frame: pd.DataFrame,
-    as_of: dt.date,
-    config: MLConfig,
-) -> TrainingSample:
-    """Features and labels of the seeded case-control sample (see ml.sampling) of `frame`."""
-    label = frame["label"].to_numpy(dtype=bool)
-    rows, shift = training_rows(label, config)
-    features = load_features(
-        source, columns, as_of, frame["user_id"].to_numpy()[rows], config.chunk_rows
-    )
-    return TrainingSample(features, label[rows], shift)
+@dataclass
+class Snapshot:
+    """One snapshot's population labels, its training sample and (once read) its features."""
+
+    user_id: np.ndarray  # ascending
+    label: pd.Series  # nullable boolean
+    rows: np.ndarray | None = None  # the training sample: sorted positions into user_id
+    features: np.ndarray | None = None  # features of the sample rows, in their order
+    read: np.ndarray | None = None  # which sample rows' features have been read
+
+
+class TrainingStore:
+    """Training data per snapshot, each read once per run and shared by every stack.
+
+    Each snapshot gets its own seeded case-control sample (at most train_sample_rows /
+    train_snapshots rows), so a stack of snapshots has at most train_sample_rows rows and the
+    same (snapshot, user) rows in every stack it belongs to: their features are read once, most
+    of them during the pass that judges the snapshot as a cutoff (`offer`).
+    """
+
+    def __init__(
+        self, source: SnapshotSource, spec: TargetSpec, columns: list[str], config: MLConfig
+    ) -> None:
+        self.source, self.spec, self.columns, self.config = source, spec, columns, config
+        self.cap = max(1, config.train_sample_rows // config.train_snapshots)
+        self._snapshots: dict[dt.date, Snapshot] = {}
+
+    def remember(self, as_of: dt.date, frame: pd.DataFrame) -> None:
+        """Keep the labels of a population frame already read (population(), by user_id)."""
+        if as_of not in self._snapshots:
+            self._snapshots[as_of] = Snapshot(frame["user_id"].to_numpy(), frame["label"])
+
+    def snapshot(self, as_of: dt.date) -> Snapshot:
+        if as_of not in self._snapshots:
+            self.remember(as_of, population(self.source, self.spec, as_of))
+        return self._snapshots[as_of]
+
+    def sample_rows(self, as_of: dt.date) -> np.ndarray:
+        """The snapshot's training sample (positions into its population, ascending)."""
+        snapshot = self.snapshot(as_of)
+        if snapshot.rows is None:
+            if snapshot.label.isna().any():
+                raise DegenerateData(
+                    f"the label window after the training snapshot {as_of} is not fully observed"
+                )
+            snapshot.rows = training_rows(
+                snapshot.label.to_numpy(dtype=bool), self.cap, self.config
+            )
+        return snapshot.rows
+
+    def offer(self, as_of: dt.date, positions: np.ndarray, features: np.ndarray) -> None:
+        """Features of some population rows of `as_of` (positions into its population), read
+        for another purpose: keep those of the training sample."""
+        snapshot = self.snapshot(as_of)
+        rows = self.sample_rows(as_of)
+        if snapshot.features is None:
+            snapshot.features = np.full(
+                (len(rows), len(self.columns)), np.nan, dtype=np.float32, order="F"
+            )
+            snapshot.read = np.zeros(len(rows), dtype=bool)
+        at, found = locate(rows, positions)
+        snapshot.features[at[found]] = features[found]
+        snapshot.read[at[found]] = True
+
+    def features(self, as_of: dt.date) -> np.ndarray:
+        """Features of the snapshot's training sample, reading the rows not offered yet."""
+        snapshot = self.snapshot(as_of)
+        rows = self.sample_rows(as_of)
+        missing = np.arange(len(rows)) if snapshot.read is None else np.flatnonzero(~snapshot.read)
+        if len(missing):
+            loaded = load_features(
+                self.source,
+                self.columns,
+                as_of,
+                snapshot.user_id[rows[missing]],
+                self.config.chunk_rows,
+            )
+            self.offer(as_of, rows[missing], loaded)
+        assert snapshot.features is not None
+        return snapshot.features
+
+    def stack(self, dates: tuple[dt.date, ...]) -> tuple[TrainingSample, pd.DataFrame]:
+        """The training sample of the stacked snapshots and the stack's population labels
+        (one row per snapshot and user). The log-odds shift is the stack's: logit(population
+        share) - logit(sample share) of the positive class."""
+        population_labels = pd.concat([self.snapshot(d).label for d in dates], ignore_index=True)
+        frame = pd.DataFrame(
+            {
+                "user_id": np.concatenate([self.snapshot(d).user_id for d in dates]),
+                "label": population_labels,
+            }
+        )
+        check_snapshot(frame, "training", describe_dates(dates), self.config)
+        label = np.concatenate(
+            [self.snapshot(d).label.to_numpy(dtype=bool)[self.sample_rows(d)] for d in dates]
+        )
+        features = np.asfortranarray(np.concatenate([self.features(d) for d in dates]))
+        population_share = float(frame["label"].astype(bool).mean())
+        sample_share = float(label.mean())
+        shift = float(
+            np.log(population_share / (1 - population_share))
+            - np.log(sample_share / (1 - sample_share))
+        )
+        return TrainingSample(features, label, shift), frame
 
 
 def used_columns(pipeline: Pipeline, n_features: int) -> np.ndarray:
@@ -243,40 +269,241 @@ def score_users(
     return scores
 
 
+@dataclass
+class CutoffResult:
+    """What one cutoff's backtest produced: the judged users' outcomes and every score."""
+
+    cutoff: Cutoff
+    judged: pd.DataFrame  # the judged users' population rows (label, baseline inputs)
+    scores: dict[str, np.ndarray]  # candidate -> P(label) of each judged user
+    pipelines: dict[str, Pipeline]
+    importance_features: np.ndarray
+    importance_label: np.ndarray
+
+    @property
+    def label(self) -> np.ndarray:
+        return self.judged["label"].to_numpy(dtype=bool)
+
+
+def fit_scorers(
+    spec: TargetSpec, frame: pd.DataFrame, horizon_days: int
+) -> tuple[dict[str, Scorer], dict[str, Scorer]]:
+    """(baselines, challengers) fitted on one labelled population frame. A challenger whose
+    models cannot be fitted is left out (and so cannot win); the reason is printed."""
+    label = frame["label"].to_numpy(dtype=bool)
+    baselines = fit_baselines(spec.name, frame, label, horizon_days)
+    try:
+        challengers = fit_challengers(spec.name, frame, label, horizon_days)
+    except FitFailed as err:
+        print(f"ml: {spec.name}: challenger left out: {err}", file=sys.stderr)
+        challengers = {}
+    return baselines, challengers
+
+
+def score_frame(scorers: Mapping[str, Scorer], frame: pd.DataFrame, target: str) -> dict:
+    """Each scorer's probabilities for `frame`; a challenger that fails is left out."""
+    scores = {}
+    for name, scorer in scorers.items():
+        try:
+            scores[name] = np.asarray(scorer(frame), dtype=np.float64)
+        except FitFailed as err:
+            print(f"ml: {target}: {name} left out at this snapshot: {err}", file=sys.stderr)
+    return scores
+
+
+def fit_for_cutoff(
+    spec: TargetSpec,
+    source: SnapshotSource,
+    cutoff: Cutoff,
+    store: TrainingStore,
+    record: CutoffRecord,
+    config: MLConfig,
+) -> tuple[dict[str, Pipeline], dict[str, Scorer]]:
+    """Every candidate fitted for one cutoff, from its training snapshots only: the models on
+    the stacked sample, the baselines and challengers on the latest training snapshot."""
+    sample, train = store.stack(cutoff.train_dates)
+    record.figures.update(
+        train_population=len(train),
+        train_positives=int(train["label"].sum()),
+        train_rows=len(sample.label),
+    )
+    pipelines = fit_models(MODEL_KINDS, sample, config.seed)
+    del sample, train
+    latest = population(source, spec, cutoff.train_dates[-1])
+    baselines, challengers = fit_scorers(spec, latest, config.horizon_days)
+    return pipelines, {**baselines, **challengers}
+
+
+def backtest_cutoff(
+    spec: TargetSpec,
+    source: SnapshotSource,
+    columns: list[str],
+    cutoff: Cutoff,
+    store: TrainingStore,
+    record: CutoffRecord,
+    config: MLConfig,
+) -> CutoffResult:
+    """Fit on the cutoff's stacked training snapshots, judge every candidate on snapshot c.
+
+    Snapshot c is read once, in chunks: the rows of the (stratified) evaluation sample are
+    scored chunk by chunk; the rows of the importance sample are kept, and those of c's own
+    training sample are handed to the store for the later cutoffs that train on c.
+    """
+    pipelines, scorers = fit_for_cutoff(spec, source, cutoff, store, record, config)
+    evaluate = population(source, spec, cutoff.date)
+    check_snapshot(evaluate, "backtest", cutoff.date, config)
+    record.figures["evaluation_population"] = len(evaluate)
+    store.remember(cutoff.date, evaluate)
+    label = evaluate["label"].to_numpy(dtype=bool)
+    judged = stratified_sample(label, config.eval_sample_rows, config.seed)
+    kept = balanced_sample(label, config.importance_sample_rows, config.seed)
+    rows = np.union1d(np.union1d(judged, kept), store.sample_rows(cutoff.date))
+    scores = {kind: np.zeros(len(judged), dtype=np.float64) for kind in pipelines}
+    kept_features = np.full((len(kept), len(columns)), np.nan, dtype=np.float32, order="F")
+    user_ids = evaluate["user_id"].to_numpy()[rows]
+    for positions, features in iter_features(
+        source, columns, cutoff.date, user_ids, config.chunk_rows
+    ):
+        chunk = rows[positions]
+        at, found = locate(judged, chunk)
+        if found.any():
+            sub = take_rows(features, found)
+            for kind, pipeline in pipelines.items():
+                scores[kind][at[found]] = pipeline.predict_proba(sub)[:, 1]
+        at, found = locate(kept, chunk)
+        kept_features[at[found]] = features[found]
+        store.offer(cutoff.date, chunk, features)
+    judged_frame = evaluate.iloc[judged].reset_index(drop=True)
+    scores.update(score_frame(scorers, judged_frame, spec.name))
+    record.figures["evaluation_rows"] = len(judged)
+    return CutoffResult(cutoff, judged_frame, scores, pipelines, kept_features, label[kept])
+
+
+def is_baseline(spec: TargetSpec, name: str) -> bool:
+    return name in BASELINES[spec.name]
+
+
+def candidates_simplest_first(spec: TargetSpec) -> list[str]:
+    return [*BASELINES[spec.name], *CHALLENGERS[spec.name], *MODEL_KINDS_SIMPLEST_FIRST]
+
+
 def record_metrics(
     run: TargetRun,
-    judged: pd.DataFrame,
-    scores: dict[str, np.ndarray],
-    baselines: dict[str, Scorer],
+    spec: TargetSpec,
+    cutoff: dt.date,
+    label: np.ndarray,
+    scores: Mapping[str, np.ndarray],
+    evaluation: str,
 ) -> None:
-    """Every metric of every model and baseline on the judged rows (scores in their order)."""
-    run.details["evaluation_rows"] = len(judged)
-    scores = {**scores, **{name: scorer(judged) for name, scorer in baselines.items()}}
-    label = judged["label"].to_numpy(dtype=bool)
+    """Every metric and the reliability bins of each scored candidate at one cutoff."""
     for name, probability in scores.items():
+        baseline = is_baseline(spec, name)
         for metric, value in classification_metrics(label, probability).items():
-            run.metrics.append((name, name in baselines, metric, value))
+            run.metrics.append(Metric(name, baseline, evaluation, cutoff, metric, value))
         for row in reliability_bins(label, probability).itertuples(index=False):
             run.calibration.append(
-                (name, name in baselines, int(row.bin), float(row.bin_low), float(row.bin_high),
-                 int(row.users), float(row.mean_predicted), float(row.observed_rate))
+                Reliability(name, baseline, evaluation, cutoff, int(row.bin), float(row.bin_low),
+                            float(row.bin_high), int(row.users), float(row.mean_predicted),
+                            float(row.observed_rate))
             )  # fmt: skip
 
 
-def record_importance(
+def comparable_candidates(results: list[CutoffResult], spec: TargetSpec) -> list[str]:
+    """Candidates scored at every used cutoff (a mean over fewer cutoffs would not compare)."""
+    names = [n for n in candidates_simplest_first(spec) if all(n in r.scores for r in results)]
+    for result in results:
+        for name in [n for n in result.scores if n not in names]:
+            print(
+                f"ml: {spec.name}: {name} is not scored at every cutoff; left out of the "
+                "comparison",
+                file=sys.stderr,
+            )
+            del result.scores[name]
+    return names
+
+
+def mean_and_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (NaN with one value), as model_metrics computes them."""
+    array = np.asarray(values, dtype=np.float64)
+    std = float(np.std(array, ddof=1)) if len(array) > 1 else float("nan")
+    return float(np.mean(array)), std
+
+
+def record_champion(run: TargetRun, spec: TargetSpec, results: list[CutoffResult]) -> Champion:
+    """Pick the best mean backtest ROC AUC (ml.champion) and record it in the run details."""
+    per_candidate: dict[str, list[float]] = {}
+    for m in run.metrics:
+        if m.evaluation == BACKTEST and m.metric == "roc_auc":
+            per_candidate.setdefault(m.model, []).append(m.value)
+    summary = {name: mean_and_std(values) for name, values in per_candidate.items()}
+    baselines = BASELINES[spec.name]
+    try:
+        champion = choose_champion(
+            {name: mean for name, (mean, _) in summary.items()},
+            candidates_simplest_first(spec),
+            baselines,
+        )
+    except ValueError as err:
+        raise DegenerateData(f"no champion: {err}") from err
+    run.model = champion.model
+    over_baseline = (
+        None
+        if champion.best_baseline_roc_auc is None
+        else champion.roc_auc - champion.best_baseline_roc_auc
+    )
+    run.details.update(
+        champion_model=champion.model,
+        champion_is_baseline=int(champion.is_baseline),
+        champion_roc_auc=champion.roc_auc,
+        champion_roc_auc_std=summary[champion.model][1],
+        runner_up_model=champion.runner_up_model,
+        runner_up_roc_auc=champion.runner_up_roc_auc,
+        champion_margin_roc_auc=champion.margin_over_runner_up,
+        best_baseline_model=champion.best_baseline_model,
+        best_baseline_roc_auc=champion.best_baseline_roc_auc,
+        champion_margin_over_baseline_roc_auc=over_baseline,
+    )
+    margin = champion.margin_over_runner_up
+    lead = "no runner-up" if margin is None else f"{margin:.4f} ahead of {champion.runner_up_model}"
+    print(
+        f"ml: {spec.name} champion {champion.model} (mean backtest ROC AUC over "
+        f"{len(results)} cutoffs {champion.roc_auc:.4f}, {lead})",
+        file=sys.stderr,
+    )
+    return champion
+
+
+def calibrate_champion(
     run: TargetRun,
-    pipelines: dict[str, Pipeline],
-    features: np.ndarray,
-    label: np.ndarray,
-    columns: list[str],
+    spec: TargetSpec,
+    results: list[CutoffResult],
+    champion: str,
     config: MLConfig,
+) -> tuple[Calibrator, dict[dt.date, np.ndarray]]:
+    """The production calibrator (every cutoff) and the forward-chained calibrated backtest of
+    the champion (metrics and reliability bins with evaluation 'backtest_calibrated').
+    Returns the calibrator and the calibrated out-of-time scores per cutoff."""
+    scored = [OutOfTime(r.cutoff.date, r.label, r.scores[champion]) for r in results]
+    calibrated: dict[dt.date, np.ndarray] = {}
+    for oot, _ in forward_calibrated(scored, config.horizon_days, config.calibration_method):
+        record_metrics(
+            run, spec, oot.cutoff, oot.label, {champion: oot.probability}, BACKTEST_CALIBRATED
+        )
+        calibrated[oot.cutoff] = oot.probability
+    calibrator = production_calibrator(scored, config.calibration_method)
+    run.details.update(calibration_method=calibrator.method, calibration_rows=calibrator.rows)
+    return calibrator, calibrated
+
+
+def record_importance(
+    run: TargetRun, result: CutoffResult, columns: list[str], config: MLConfig
 ) -> None:
-    """Permutation importance of each pipeline on the given (class-balanced) rows."""
-    for kind, pipeline in pipelines.items():
+    """Permutation importance of each pipeline on the cutoff's (class-balanced) rows."""
+    for kind, pipeline in result.pipelines.items():
         table = permutation_importances(
             pipeline,
-            features,
-            label,
+            result.importance_features,
+            result.importance_label,
             columns,
             repeats=config.importance_repeats,
             seed=config.seed,
@@ -289,118 +516,47 @@ def record_importance(
         )
 
 
-def backtest(
-    run: TargetRun,
-    source: SnapshotSource,
-    columns: list[str],
-    evaluate: pd.DataFrame,
-    plan: SnapshotPlan,
-    pipelines: dict[str, Pipeline],
-    baselines: dict[str, Scorer],
-    config: MLConfig,
-) -> TrainingSample:
-    """Judge on snapshot D - H; return the training sample of the production refit on it.
-
-    The snapshot is read once, in chunks: the rows of the (stratified) evaluation sample are
-    scored chunk by chunk, and only the rows of the importance sample and of the production
-    training sample are kept in memory.
-    """
-    label = evaluate["label"].to_numpy(dtype=bool)
-    judged = stratified_sample(label, config.eval_sample_rows, config.seed)
-    importance_rows = balanced_sample(label, config.importance_sample_rows, config.seed)
-    production_rows, shift = training_rows(label, config)
-    kept = np.union1d(importance_rows, production_rows)
-    rows = np.union1d(judged, kept)
-    user_ids = evaluate["user_id"].to_numpy()[rows]
-    scores = {kind: np.zeros(len(judged), dtype=np.float64) for kind in pipelines}
-    kept_features = np.full((len(kept), len(columns)), np.nan, dtype=np.float32, order="F")
-    for positions, features in iter_features(
-        source, columns, plan.evaluate, user_ids, config.chunk_rows
-    ):
-        chunk = rows[positions]
-        at, found = locate(judged, chunk)
-        if found.any():
-            sub = take_rows(features, found)
-            for kind, pipeline in pipelines.items():
-                scores[kind][at[found]] = pipeline.predict_proba(sub)[:, 1]
-        at, found = locate(kept, chunk)
-        kept_features[at[found]] = features[found]
-    record_metrics(run, evaluate.iloc[judged].reset_index(drop=True), scores, baselines)
-    at = np.searchsorted(kept, importance_rows)
-    record_importance(
-        run, pipelines, take_rows(kept_features, at), label[importance_rows], columns, config
-    )
-    at = np.searchsorted(kept, production_rows)
-    run.details["production_train_rows"] = len(production_rows)
-    return TrainingSample(take_rows(kept_features, at), label[production_rows], shift)
-
-
-def score_prediction_date(
+def score_production(
     run: TargetRun,
     spec: TargetSpec,
     source: SnapshotSource,
     columns: list[str],
-    plan: SnapshotPlan,
-    pipeline: Pipeline,
+    plan: BacktestPlan,
+    store: TrainingStore,
+    champion: Champion,
+    calibrator: Calibrator,
     config: MLConfig,
 ) -> None:
-    """Score every user of the population at D with the production pipeline."""
-    user_ids = population_ids(source, spec, plan.score)
-    probability = score_users(source, columns, plan.score, user_ids, pipeline, config.chunk_rows)
-    run.predictions = pd.DataFrame(
-        {"user_id": user_ids, "as_of_date": plan.score, "probability": probability}
-    )
-    run.details["scored_rows"] = len(run.predictions)
-
-
-def record_champion(run: TargetRun, spec: TargetSpec) -> Champion:
-    """Pick the backtest's winner on ROC AUC (ml.champion) and record it in the run details."""
-    roc_auc = {name: value for name, _, metric, value in run.metrics if metric == "roc_auc"}
-    baselines = BASELINES[spec.name]
-    try:
-        champion = choose_champion(roc_auc, [*baselines, *MODEL_KINDS_SIMPLEST_FIRST], baselines)
-    except ValueError as err:
-        raise DegenerateData(f"no champion: {err}") from err
-    run.model = champion.model
+    """Refit the champion on the latest labelled snapshots and score everyone at D, calibrated."""
+    sample, train = store.stack(plan.production_dates)
     run.details.update(
-        champion_model=champion.model,
-        champion_is_baseline=int(champion.is_baseline),
-        champion_roc_auc=champion.roc_auc,
-        runner_up_model=champion.runner_up_model,
-        runner_up_roc_auc=champion.runner_up_roc_auc,
-        champion_margin_roc_auc=champion.margin_over_runner_up,
-        best_baseline_model=champion.best_baseline_model,
-        best_baseline_roc_auc=champion.best_baseline_roc_auc,
+        train_snapshot_dates=describe_dates(plan.production_dates),
+        train_population=len(train),
+        train_positives=int(train["label"].sum()),
     )
-    margin = champion.margin_over_runner_up
-    lead = "no runner-up" if margin is None else f"{margin:.4f} ahead of {champion.runner_up_model}"
-    print(
-        f"ml: {spec.name} champion {champion.model} (backtest ROC AUC {champion.roc_auc:.4f}, "
-        f"{lead})",
-        file=sys.stderr,
-    )
-    return champion
-
-
-def score_with_baseline(
-    run: TargetRun,
-    spec: TargetSpec,
-    source: SnapshotSource,
-    evaluate: pd.DataFrame,
-    plan: SnapshotPlan,
-    name: str,
-    config: MLConfig,
-) -> None:
-    """A baseline champion: refit it on D - H (as a model would be) and score everyone at D."""
-    label = evaluate["label"].to_numpy(dtype=bool)
-    scorer = fit_baselines(spec.name, evaluate, label, config.horizon_days)[name]
-    scored = population(source, spec, plan.score)
+    if champion.model in MODEL_KINDS:
+        run.details["train_rows"] = len(sample.label)
+        pipeline = fit_models((champion.model,), sample, config.seed)[champion.model]
+        del sample
+        user_ids = population_ids(source, spec, plan.score)
+        raw = score_users(source, columns, plan.score, user_ids, pipeline, config.chunk_rows)
+    else:
+        del sample
+        latest = population(source, spec, plan.production_dates[-1])
+        run.details["train_rows"] = len(latest)
+        baselines, challengers = fit_scorers(spec, latest, config.horizon_days)
+        del latest
+        scorers = {**baselines, **challengers}
+        if champion.model not in scorers:
+            raise DegenerateData(f"the champion {champion.model} could not be refitted")
+        scored = population(source, spec, plan.score)
+        try:
+            raw = np.asarray(scorers[champion.model](scored), dtype=np.float64)
+        except FitFailed as err:
+            raise DegenerateData(f"the champion {champion.model} could not score D: {err}") from err
+        user_ids = scored["user_id"].to_numpy(dtype=np.int64)
     run.predictions = pd.DataFrame(
-        {
-            "user_id": scored["user_id"].to_numpy(dtype=np.int64),
-            "as_of_date": plan.score,
-            "probability": np.asarray(scorer(scored), dtype=np.float64),
-        }
+        {"user_id": user_ids, "as_of_date": plan.score, "probability": calibrator(raw)}
     )
     run.details["scored_rows"] = len(run.predictions)
 
@@ -408,51 +564,63 @@ def score_with_baseline(
 def _run(run: TargetRun, spec: TargetSpec, source: SnapshotSource, config: MLConfig) -> None:
     # D: the prediction_date var, else the last clean event date (as the feature table does).
     last = last_label_date(source)
-    plan = plan_snapshots(
-        snapshot_dates(source), config.horizon_days, config.prediction_date or last
+    plan = plan_backtest(
+        snapshot_dates(source),
+        config.horizon_days,
+        config.prediction_date or last,
+        last,
+        config.backtest_cutoffs,
+        config.train_snapshots,
+        first_event_date=first_event_date(source),
+        min_history_days=config.min_history_days,
     )
-    run.details.update(
-        train_as_of_date=str(plan.train),
-        evaluation_as_of_date=str(plan.evaluate),
-        prediction_as_of_date=str(plan.score),
-    )
-    if last is not None and plan.evaluate + dt.timedelta(days=config.horizon_days) > last:
-        raise DegenerateData(
-            f"the backtest label window ({plan.evaluate}, {plan.score}] ends after the last "
-            f"event date {last}: choose a prediction_date on or before {last}"
-        )
+    run.details["prediction_as_of_date"] = str(plan.score)
     columns = feature_columns(source)
     if not columns:
         raise DegenerateData("the feature table has no numeric feature column")
     run.details["feature_count"] = len(columns)
 
-    # Populations run to millions of users: one frame at a time.
-    train = population(source, spec, plan.train)
-    check_snapshot(train, "training", plan.train, config)
-    run.details.update(train_population=len(train), train_positives=int(train["label"].sum()))
-    # Backtest: fit on D - 2H (one read of the training sample for both models).
-    sample = load_training_sample(source, columns, train, plan.train, config)
-    run.details["train_rows"] = len(sample.label)
-    pipelines = fit_models(MODEL_KINDS, sample, config.seed)
-    baselines = fit_baselines(
-        spec.name, train, train["label"].to_numpy(dtype=bool), config.horizon_days
+    store = TrainingStore(source, spec, columns, config)
+    results: list[CutoffResult] = []
+    for cutoff in plan.cutoffs:
+        record = CutoffRecord(cutoff.date, train_dates=cutoff.train_dates)
+        run.cutoffs.append(record)
+        if not cutoff.usable:
+            record.status, record.reason = "skipped", cutoff.reason
+        else:
+            try:
+                results.append(
+                    backtest_cutoff(spec, source, columns, cutoff, store, record, config)
+                )
+            except DegenerateData as err:
+                record.status, record.reason = "skipped", str(err)
+        if record.status != "ok":
+            print(
+                f"ml: {spec.name}: cutoff {cutoff.date} skipped: {record.reason}", file=sys.stderr
+            )
+    skipped = [r for r in run.cutoffs if r.status != "ok"]
+    run.details.update(cutoff_count=len(results), skipped_cutoff_count=len(skipped))
+    if not results:
+        raise DegenerateData(
+            "no backtest cutoff could be used: "
+            + "; ".join(f"{r.date}: {r.reason}" for r in skipped)
+        )
+    run.details.update(
+        first_cutoff_date=str(results[0].cutoff.date),
+        last_cutoff_date=str(results[-1].cutoff.date),
+        evaluation_rows=sum(len(r.judged) for r in results),
     )
-    del sample, train
-    evaluate = population(source, spec, plan.evaluate)
-    check_snapshot(evaluate, "backtest", plan.evaluate, config)
-    run.details["evaluation_population"] = len(evaluate)
-    sample = backtest(run, source, columns, evaluate, plan, pipelines, baselines, config)
-    del pipelines, baselines
-    champion = record_champion(run, spec)
-    # Production: refit the champion on D - H, score everyone at D.
-    if champion.is_baseline:
-        del sample
-        score_with_baseline(run, spec, source, evaluate, plan, champion.model, config)
-        return
-    del evaluate
-    production = fit_models((champion.model,), sample, config.seed)[champion.model]
-    del sample
-    score_prediction_date(run, spec, source, columns, plan, production, config)
+    comparable_candidates(results, spec)
+    for result in results:
+        record_metrics(run, spec, result.cutoff.date, result.label, result.scores, BACKTEST)
+    champion = record_champion(run, spec, results)
+    calibrator, calibrated = calibrate_champion(run, spec, results, champion.model, config)
+    record_importance(run, results[-1], columns, config)
+    for result in results:
+        result.pipelines, result.importance_features = {}, result.importance_features[:0]
+    score_production(run, spec, source, columns, plan, store, champion, calibrator, config)
+    if spec.name == "churn":
+        record_segments(run, [(r.cutoff.date, r.judged) for r in results], calibrated, config)
 
 
 def run_target(source: SnapshotSource, target: str, config: MLConfig) -> TargetRun:
@@ -467,92 +635,11 @@ def run_target(source: SnapshotSource, target: str, config: MLConfig) -> TargetR
             _run(run, spec, source, config)
     except DegenerateData as err:
         run.status, run.reason = "skipped", str(err)
-        run.metrics, run.importance, run.calibration = [], [], []
-        run.predictions = TargetRun(target).predictions
+        run.clear_results()
         print(f"ml: {target} model skipped: {err}", file=sys.stderr)
     run.details.update(status=run.status, reason=run.reason)
     run.details["seconds"] = round(time.perf_counter() - started, 3)
     return run
-
-
-def to_long_table(run: TargetRun) -> pd.DataFrame:
-    """One table for everything a run produced; thin SQL models in models/ml/ split it."""
-    predictions = pd.DataFrame(
-        {
-            "record_type": "prediction",
-            "user_id": run.predictions["user_id"].astype("int64"),
-            "as_of_date": pd.to_datetime(run.predictions["as_of_date"]),
-            "model": run.model,
-            "value": run.predictions["probability"].astype("float64"),
-        }
-    )
-    metrics = pd.DataFrame(run.metrics, columns=["model", "is_baseline", "name", "value"]).assign(
-        record_type="metric", evaluation=EVALUATION
-    )
-    importance = pd.DataFrame(
-        run.importance, columns=["model", "name", "value", "value_std"]
-    ).assign(record_type="importance", is_baseline=False, evaluation=EVALUATION)
-    # One long row per (model, bin, figure): the bin number in `text`, the figure in `name`.
-    calibration = (
-        pd.DataFrame(
-            run.calibration, columns=["model", "is_baseline", "text", *CALIBRATION_FIGURES]
-        )
-        .astype({"text": "str"})
-        .melt(id_vars=["model", "is_baseline", "text"], var_name="name", value_name="value")
-        .assign(record_type="calibration", evaluation=EVALUATION)
-    )
-    details = [(k, run.details.get(k)) for k in RUN_ATTRIBUTES]
-    attributes = pd.DataFrame(
-        {
-            "record_type": "run",
-            "name": [k for k, _ in details],
-            "value": [float(v) if isinstance(v, int | float) else np.nan for _, v in details],
-            "text": [v if isinstance(v, str) else None for _, v in details],
-        }
-    )
-    parts = [p for p in (predictions, metrics, importance, calibration, attributes) if len(p)]
-    table = pd.concat(parts, ignore_index=True).reindex(columns=list(LONG_COLUMNS))
-    table["target"] = run.target
-    return table.astype(LONG_COLUMNS)
-
-
-def to_long_relation(con: duckdb.DuckDBPyConnection, run: TargetRun) -> duckdb.DuckDBPyRelation:
-    """to_long_table(run) as a DuckDB relation on `con`: same columns, types and rows.
-
-    The predictions (a row per user: millions at full scale) go in as two numeric columns and
-    DuckDB adds the constant ones, instead of building string columns in pandas (seconds).
-    """
-    others = con.from_df(to_long_table(replace(run, predictions=run.predictions.iloc[0:0])))
-    if len(run.predictions) == 0:
-        return others
-    # Every prediction of a run is at the prediction date D.
-    as_of = pd.Timestamp(run.predictions["as_of_date"].iloc[0])
-    predictions = pd.DataFrame(
-        {
-            "user_id": run.predictions["user_id"].to_numpy(dtype=np.int64),
-            "value": run.predictions["probability"].to_numpy(dtype=np.float64),
-        }
-    )
-    text = _sql_string
-    constant = {
-        "record_type": f"cast({text('prediction')} as varchar)",
-        "target": f"cast({text(run.target)} as varchar)",
-        "user_id": "user_id",
-        "as_of_date": f"cast({text(as_of.strftime('%Y-%m-%d %H:%M:%S'))} as timestamp)",
-        "model": f"cast({text(run.model)} as varchar)",
-        "is_baseline": "cast(null as boolean)",
-        "evaluation": "cast(null as varchar)",
-        "name": "cast(null as varchar)",
-        "value": "value",
-        "value_std": "cast(null as double)",
-        "text": "cast(null as varchar)",
-    }
-    projection = ", ".join(f"{constant[c]} as {c}" for c in LONG_COLUMNS)
-    return con.from_df(predictions).project(projection).union(others)
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def dbt_model(

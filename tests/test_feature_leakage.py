@@ -2,7 +2,7 @@
 
 Build 1 reads only the events on or before D. Build 2 reads the same file plus a second file with
 every later event, including events that continue sessions still open at midnight after D. Both
-builds fix D with `prediction_date`, so they have the same snapshot dates (D, D - H, D - 2H); every
+builds fix D with `prediction_date`, so they have the same snapshot dates (D, D - H, ...); every
 feature row at every snapshot must be identical.
 """
 
@@ -128,7 +128,9 @@ def test_features_at_d_ignore_later_events(split_events: tuple[Path, Path], tmp_
     # ...yet every feature of every snapshot on or before D is unchanged.
     snapshots = snapshot_frame(first, "intermediate.int_customer_feature_snapshots")
     dates = sorted(pd.to_datetime(snapshots["as_of_date"]).dt.date.unique())
-    assert dates == [CUTOFF - timedelta(days=k * HORIZON) for k in (2, 1, 0)]
+    # D, D - H, ..., D - 5H (feature_snapshot_count = 6), those on or after the first event date.
+    wanted = [CUTOFF - timedelta(days=k * HORIZON) for k in (5, 4, 3, 2, 1, 0)]
+    assert dates == [d for d in wanted if d >= date(2019, 10, 1)]
     assert_same_features(
         snapshots, snapshot_frame(second, "intermediate.int_customer_feature_snapshots")
     )

@@ -1,5 +1,7 @@
 """The ml tables written by `dbt build` (shared `built_warehouse`: 60k rows, 90 days, H = 14).
 
+Snapshots D, D - H, ..., D - 5H; the rolling backtest judges the cutoffs D - 4H .. D - H.
+
 The models' quality on data with a known signal is tested in test_ml_package.py; here: the
 tables' shape and consistency, labels against a pandas recount, and a degenerate horizon that
 must degrade with a message instead of failing the build.
@@ -24,8 +26,14 @@ MODELS = {
         "days_since_last_purchase",
         "bg_nbd",
     },
-    "big_spender": {"hist_gradient_boosting", "logistic_regression", "past_revenue"},
+    "big_spender": {
+        "hist_gradient_boosting",
+        "logistic_regression",
+        "clv_expected_revenue",
+        "past_revenue",
+    },
 }
+CLV_MODELS = {"bg_nbd_gamma_gamma", "past_revenue"}
 BASELINES = {"days_since_last_purchase", "bg_nbd", "past_revenue"}
 METRICS = {
     "roc_auc",
@@ -54,16 +62,40 @@ def prediction_date(built_warehouse) -> dt.date:
     return last
 
 
-def test_both_runs_completed_on_the_snapshots_d_d_minus_h_d_minus_2h(runs, prediction_date) -> None:
-    assert set(runs.index) == set(MODELS)
+def test_every_run_completed_on_the_rolling_cutoffs(runs, prediction_date) -> None:
+    assert set(runs.index) == {*MODELS, "clv"}
+    d = pd.Timestamp(prediction_date)
+    h = pd.Timedelta(days=HORIZON)
     for target, run in runs.iterrows():
         assert run["status"] == "ok", (target, run["reason"])
         assert run["horizon_days"] == HORIZON
-        d = pd.Timestamp(prediction_date)
         assert pd.Timestamp(run["prediction_as_of_date"]) == d
-        assert pd.Timestamp(run["evaluation_as_of_date"]) == d - pd.Timedelta(days=HORIZON)
-        assert pd.Timestamp(run["train_as_of_date"]) == d - pd.Timedelta(days=2 * HORIZON)
+        assert pd.Timestamp(run["last_cutoff_date"]) == d - h
+        assert run["cutoff_count"] + run["skipped_cutoff_count"] == 4
+        # D - 4H has no training snapshot with 28 days of data; on this small data set a
+        # cutoff can also have too few big spenders to be judged (skipped, with the reason).
+        assert run["cutoff_count"] >= 2
+    for target in MODELS:
+        run = runs.loc[target]
+        # The production model is trained on the latest three labelled snapshots.
+        assert run["train_snapshot_dates"] == ", ".join(str((d - k * h).date()) for k in (3, 2, 1))
         assert run["train_rows"] <= run["train_population"]
+        assert run["calibration_method"] == "platt"
+        assert run["calibration_rows"] == run["evaluation_rows"]
+
+
+def test_backtest_cutoffs_train_only_on_labels_ended_by_the_cutoff(built_warehouse) -> None:
+    cutoffs = query_df(built_warehouse.path, "select * from ml.backtest_cutoffs")
+    assert set(cutoffs["target"]) == {*MODELS, "clv"}
+    h = pd.Timedelta(days=HORIZON)
+    for row in cutoffs[cutoffs["status"] == "ok"].itertuples():
+        assert pd.Timestamp(row.label_window_end) == pd.Timestamp(row.cutoff_date) + h
+        for text in filter(None, (row.train_snapshot_dates or "").split(", ")):
+            assert pd.Timestamp(text) + h <= pd.Timestamp(row.cutoff_date)
+        if row.target in MODELS:
+            assert row.train_snapshot_dates and row.train_rows <= row.train_population
+    skipped = cutoffs[cutoffs["status"] == "skipped"]
+    assert skipped["reason"].str.len().gt(0).all()
 
 
 @pytest.mark.parametrize(
@@ -120,19 +152,60 @@ def test_churn_risk_band_follows_the_probability(built_warehouse) -> None:
     assert bands["lo"].get("high", 1.0) >= 0.8 and bands["hi"].get("low", 0.0) < 0.5
 
 
-def test_metrics_for_every_model_and_baseline(built_warehouse, runs) -> None:
+def test_metrics_for_every_model_and_baseline_per_cutoff_with_mean_and_spread(
+    built_warehouse, runs
+) -> None:
     metrics = query_df(built_warehouse.path, "select * from ml.model_metrics")
-    expected = {(t, m, k) for t, models in MODELS.items() for m in models for k in METRICS}
-    assert set(zip(metrics["target"], metrics["model"], metrics["metric"], strict=True)) == expected
-    assert len(metrics) == len(expected)
-    assert (metrics["evaluation"] == "backtest").all()
-    assert (metrics["is_baseline"] == metrics["model"].isin(BASELINES)).all()
-    for target, run in runs.iterrows():
-        rows = metrics[metrics["target"] == target].set_index(["model", "metric"])["value"]
-        for model in MODELS[target]:
-            assert rows[(model, "population")] == run["evaluation_rows"]
-            assert 0 <= rows[(model, "roc_auc")] <= 1
-            assert 0 < rows[(model, "positives")] < rows[(model, "population")]
+    raw = metrics[metrics["evaluation"] == "backtest"]
+    per_cutoff = raw[raw["statistic"] == "cutoff"]
+    for target, models in MODELS.items():
+        rows = per_cutoff[per_cutoff["target"] == target]
+        cutoffs = set(rows["cutoff_date"])
+        assert len(cutoffs) == runs.loc[target, "cutoff_count"]
+        expected = {(m, c, k) for m in models for c in cutoffs for k in METRICS}
+        assert set(zip(rows["model"], rows["cutoff_date"], rows["metric"], strict=True)) == expected
+        assert len(rows) == len(expected)
+        assert (rows["is_baseline"] == rows["model"].isin(BASELINES)).all()
+        population = rows[rows["metric"] == "population"].groupby("model")["value"].sum()
+        assert (population == runs.loc[target, "evaluation_rows"]).all()
+        auc = rows[rows["metric"] == "roc_auc"]["value"]
+        assert auc.between(0, 1).all()
+        # The mean and the sample standard deviation of every figure over the cutoffs.
+        summary = raw[(raw["target"] == target) & (raw["statistic"] != "cutoff")]
+        assert summary["cutoff_date"].isna().all()
+        for (model, metric_name), group in rows.groupby(["model", "metric"]):
+            stats = summary[(summary["model"] == model) & (summary["metric"] == metric_name)]
+            stats = stats.set_index("statistic")
+            assert stats.loc["mean", "value"] == pytest.approx(group["value"].mean())
+            assert stats.loc["std", "value"] == pytest.approx(group["value"].std(ddof=1))
+            assert stats.loc["mean", "cutoffs"] == len(group)
+    # The champion's calibrated scores, at every cutoff but the first.
+    calibrated = metrics[metrics["evaluation"] == "backtest_calibrated"]
+    for target in MODELS:
+        rows = calibrated[(calibrated["target"] == target) & (calibrated["statistic"] == "cutoff")]
+        assert set(rows["model"]) == {runs.loc[target, "champion_model"]}
+        assert len(set(rows["cutoff_date"])) == runs.loc[target, "cutoff_count"] - 1
+        assert {"brier", "log_loss", "roc_auc", "expected_calibration_error"} <= set(rows["metric"])
+
+
+def test_clv_is_backtested_against_realised_revenue_beside_past_revenue(
+    built_warehouse, runs
+) -> None:
+    metrics = query_df(
+        built_warehouse.path,
+        "select * from ml.model_metrics where target = 'clv' and statistic = 'cutoff'",
+    )
+    assert set(metrics["model"]) == CLV_MODELS
+    assert len(set(metrics["cutoff_date"])) == runs.loc["clv", "cutoff_count"]
+    assert set(metrics["metric"]) == {
+        "spearman",
+        "top_10pct_revenue_capture",
+        "revenue_ratio",
+        "population",
+    }
+    assert set(metrics.loc[metrics["metric"] == "revenue_ratio", "model"]) == {"bg_nbd_gamma_gamma"}
+    capture = metrics[metrics["metric"] == "top_10pct_revenue_capture"]["value"]
+    assert capture.between(0, 1).all()
 
 
 def test_importance_for_every_feature_of_both_models(built_warehouse) -> None:
@@ -197,7 +270,7 @@ def test_labels_match_a_pandas_recount_of_user_days(built_warehouse) -> None:
         assert got.loc[~buyers, "churned"].isna().all()
         assert (got["is_big_spender"] == want["is_big_spender"]).all()
         assert got["is_big_spender"].any()
-    assert observed_dates == 2  # D - 2H and D - H; D itself has no observed window
+    assert observed_dates == 5  # D - 5H .. D - H; D itself has no observed window
 
 
 def test_revenue_at_risk_reconciles_with_the_predictions(built_warehouse) -> None:
@@ -245,22 +318,35 @@ def test_a_horizon_too_long_for_the_data_degrades_with_a_message(built_warehouse
     assert res.ok, res.output[-5000:]
     assert "too few snapshots for a 60-day horizon" in res.output
     assert "WARN" in res.output and "ml_run_completed" in res.output
-    runs = query_df(copy, "select target, status, reason from ml.model_runs")
+    runs = query_df(copy, "select target, status, reason from ml.model_runs where target <> 'clv'")
     assert set(runs["status"]) == {"skipped"}
     assert runs["reason"].str.contains("too few snapshots for a 60-day horizon").all()
-    for table in ("churn_predictions", "big_spender_predictions", "model_metrics"):
+    for table in ("churn_predictions", "big_spender_predictions", "model_calibration"):
         assert query(copy, f"select count(*) from ml.{table}") == [(0,)]
+    assert query(copy, "select count(*) from ml.model_metrics where target <> 'clv'") == [(0,)]
     assert query(copy, "select count(*) from marts.revenue_at_risk") == [(0,)]
+    # Without the churn model the risk segments fall back to customer_segments' rule.
+    sources = query(copy, "select distinct segment_source from marts.customer_churn_risk")
+    assert sources == [("rule",)]
+    [(flagged, rule)] = query(
+        copy,
+        "select count(*) filter (where r.risk_segment = 'at_risk_high_value'), "
+        "count(*) filter (where s.is_at_risk_high_value) "
+        "from marts.customer_churn_risk as r join marts.customer_segments as s using (user_id)",
+    )
+    assert flagged == rule
 
 
 def test_the_backtest_winner_is_the_champion(built_warehouse, runs) -> None:
     metrics = query_df(
         built_warehouse.path,
         "select target, model, is_baseline, value as roc_auc from ml.model_metrics "
-        "where evaluation = 'backtest' and metric = 'roc_auc'",
+        "where evaluation = 'backtest' and metric = 'roc_auc' and statistic = 'mean'",
     )
-    for target, run in runs.iterrows():
+    for target in MODELS:
+        run = runs.loc[target]
         aucs = metrics[metrics["target"] == target].set_index("model")["roc_auc"]
+        assert set(aucs.index) == MODELS[target]
         assert run["champion_roc_auc"] == pytest.approx(aucs.max(), abs=1e-12)
         assert aucs[run["champion_model"]] == pytest.approx(aucs.max(), abs=1e-12)
         assert run["champion_is_baseline"] == (run["champion_model"] in BASELINES)
@@ -268,19 +354,25 @@ def test_the_backtest_winner_is_the_champion(built_warehouse, runs) -> None:
         baselines = aucs[aucs.index.isin(BASELINES)]
         assert run["best_baseline_roc_auc"] == pytest.approx(baselines.max(), abs=1e-12)
         assert run["champion_roc_auc"] >= run["best_baseline_roc_auc"]
+        assert run["champion_margin_over_baseline_roc_auc"] == pytest.approx(
+            run["champion_roc_auc"] - run["best_baseline_roc_auc"], abs=1e-12
+        )
 
 
 def test_calibration_table_reconciles_with_the_metrics(built_warehouse) -> None:
     table = query_df(built_warehouse.path, "select * from ml.model_calibration")
     metrics = query_df(
         built_warehouse.path,
-        "select target, model, metric, value from ml.model_metrics where evaluation = 'backtest'",
-    ).pivot_table(index=["target", "model"], columns="metric", values="value")
-    assert set(map(tuple, table[["target", "model"]].drop_duplicates().to_numpy())) == set(
-        metrics.index
+        "select target, model, evaluation, cutoff_date, metric, value from ml.model_metrics "
+        "where statistic = 'cutoff' and target <> 'clv'",
+    ).pivot_table(
+        index=["target", "model", "evaluation", "cutoff_date"], columns="metric", values="value"
     )
-    for (target, model), rows in table.groupby(["target", "model"]):
-        figures = metrics.loc[(target, model)]
+    keys = ["target", "model", "evaluation", "cutoff_date"]
+    assert set(map(tuple, table[keys].drop_duplicates().to_numpy())) == set(metrics.index)
+    assert set(table["evaluation"]) == {"backtest", "backtest_calibrated"}
+    for key, rows in table.groupby(keys):
+        figures = metrics.loc[key]
         # Every judged user is in exactly one bin; the positives add up.
         assert rows["users"].sum() == figures["population"]
         assert (rows["users"] * rows["observed_rate"]).sum() == pytest.approx(figures["positives"])
@@ -288,3 +380,54 @@ def test_calibration_table_reconciles_with_the_metrics(built_warehouse) -> None:
         assert (rows["mean_predicted"] <= rows["bin_high"] + 1e-9).all()
         ece = (rows["calibration_gap"].abs() * rows["users"]).sum() / rows["users"].sum()
         assert ece == pytest.approx(figures["expected_calibration_error"], abs=1e-9)
+
+
+def test_customer_lifetime_value_for_every_buyer_at_d(built_warehouse, prediction_date) -> None:
+    clv = query_df(built_warehouse.path, "select * from ml.customer_lifetime_value")
+    buyers = query_df(
+        built_warehouse.path,
+        "select user_id from ml.ml_snapshot_labels "
+        f"where in_churn_population and as_of_date = date '{prediction_date}'",
+    )
+    assert set(clv["user_id"]) == set(buyers["user_id"]) and clv["user_id"].is_unique
+    assert (pd.to_datetime(clv["as_of_date"]).dt.date == prediction_date).all()
+    assert clv["probability_alive"].between(0, 1).all()
+    assert (clv[["expected_purchases", "expected_revenue", "clv"]] >= 0).all().all()
+    assert (clv["clv"] >= clv["expected_revenue"] - 1e-9).all()
+    assert clv["clv"].nunique() > 1
+
+
+def test_risk_segments_follow_the_documented_rule(built_warehouse) -> None:
+    """marts.customer_churn_risk, recomputed in pandas from the two ML tables."""
+    risk = query_df(built_warehouse.path, "select * from marts.customer_churn_risk")
+    assert set(risk["segment_source"]) == {"model"}
+    frame = query_df(
+        built_warehouse.path,
+        "select p.user_id, p.churn_probability, c.clv from ml.churn_predictions as p "
+        "join ml.customer_lifetime_value as c using (user_id, as_of_date)",
+    )
+    from ml.segments import model_segments
+
+    frame["expected"] = model_segments(
+        frame["user_id"].to_numpy(),
+        frame["churn_probability"].to_numpy(),
+        frame["clv"].to_numpy(),
+        share=0.1,
+        high_band=0.8,
+        high_value_share=0.5,
+    )
+    merged = risk.merge(frame, on="user_id")
+    assert len(merged) == len(risk) == len(frame)
+    assert (merged["risk_segment"] == merged["expected"]).all()
+    assert merged["clv_at_risk"].to_numpy() == pytest.approx(
+        (merged["churn_probability_x"] * merged["clv_x"]).to_numpy()
+    )
+    segments = query_df(built_warehouse.path, "select * from marts.churn_risk_segments")
+    active = segments[segments["is_active"]]
+    assert active["users"].sum() == len(risk)
+    top = active.set_index("segment").loc["at_risk_high_value"]
+    assert top["users"] == (risk["risk_segment"] == "at_risk_high_value").sum()
+    assert 0 < top["user_share"] <= 0.1 + 1 / len(risk)
+    assert 0 <= top["backtest_precision"] <= 1 and top["backtest_cutoffs"] >= 1
+    rule = segments[(segments["source"] == "rule")].iloc[0]
+    assert rule["users"] == risk["rule_at_risk_high_value"].sum() and not rule["is_active"]

@@ -20,7 +20,19 @@ from ml.baselines import (
     bgnbd_probability_no_purchase,
     fit_bgnbd,
 )
+from ml.calibration import OutOfTime, fit_calibrator, forward_calibrated
 from ml.champion import choose_champion
+from ml.clv import (
+    FitFailed,
+    GammaGammaParams,
+    bgnbd_expected_purchases,
+    discounted_purchases,
+    fit_clv,
+    fit_gamma_gamma,
+    gamma_gamma_expected_spend,
+    gamma_gamma_log_likelihood,
+    score_clv,
+)
 from ml.config import MLConfig
 from ml.data import (
     TARGETS,
@@ -28,7 +40,6 @@ from ml.data import (
     feature_columns,
     iter_features,
     load_features,
-    population,
 )
 from ml.evaluate import (
     METRIC_NAMES,
@@ -38,26 +49,30 @@ from ml.evaluate import (
     precision_at,
     rank_auc,
 )
+from ml.lifetime_value import revenue_capture, run_clv
 from ml.pipelines import MeanImputer, input_positions, make_pipeline
+from ml.plan import label_end, plan_backtest
+from ml.records import BACKTEST, BACKTEST_CALIBRATED, CutoffRecord, to_long_relation, to_long_table
 from ml.sampling import (
     balanced_sample,
     case_control_sample,
     log_odds_shift,
     stratified_sample,
 )
+from ml.segments import model_segments, rule_at_risk, segment_figures
 from ml.train import (
     DegenerateData,
-    fit_models,
-    load_training_sample,
-    plan_snapshots,
+    TrainingStore,
+    fit_for_cutoff,
+    mean_and_std,
     run_target,
-    to_long_relation,
-    to_long_table,
 )
 
 HORIZON = 14
 LAST_DATE = dt.date(2020, 1, 31)
-DATES = [LAST_DATE - dt.timedelta(days=HORIZON * k) for k in (2, 1, 0)]
+# Six snapshots H days apart (D - 5H .. D), each with more than H days of history.
+DATES = [LAST_DATE - dt.timedelta(days=HORIZON * k) for k in (5, 4, 3, 2, 1, 0)]
+FIRST_DATE = DATES[0] - dt.timedelta(days=30)
 FAST = MLConfig(
     horizon_days=HORIZON,
     train_sample_rows=3_000,
@@ -71,8 +86,8 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def synthetic_snapshots(n_users: int = 4_000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Features and labels for three snapshots, H days apart.
+def synthetic_snapshots(n_users: int = 3_000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Features and labels for six snapshots, H days apart.
 
     Churn depends on a drifting loyalty trait and activity; big spending on a spend trait. The
     features see those traits through noise; the baselines' inputs see them only weakly.
@@ -107,11 +122,13 @@ def synthetic_snapshots(n_users: int = 4_000, seed: int = 0) -> tuple[pd.DataFra
         big = rng.random(n_users) < _sigmoid(-2.5 + 2.0 * spend + 0.5 * loyalty)
         age = rng.integers(1, 90, n_users)
         recency = (age * rng.random(n_users)).astype(int)
+        frequency = rng.poisson(np.exp(0.3 * activity))
         labels.append(
             pd.DataFrame(
                 {
                     "user_id": np.arange(1, n_users + 1, dtype=np.int64),
                     "as_of_date": as_of,
+                    "first_event_date": FIRST_DATE,
                     "last_event_date": LAST_DATE,
                     "in_churn_population": buyer,
                     "in_big_spender_population": True,
@@ -120,10 +137,19 @@ def synthetic_snapshots(n_users: int = 4_000, seed: int = 0) -> tuple[pd.DataFra
                     "days_since_last_purchase": np.exp(
                         2.5 - 0.3 * loyalty + rng.normal(0, 1.0, n_users)
                     ).round(),
-                    "bgnbd_frequency": rng.poisson(np.exp(0.3 * activity)),
-                    "bgnbd_recency_days": recency,
+                    "bgnbd_frequency": frequency,
+                    "bgnbd_recency_days": np.where(frequency > 0, recency, 0),
                     "bgnbd_age_days": age,
+                    "purchase_days": frequency + 1,
+                    "median_purchase_gap_days": np.where(
+                        frequency > 0, np.maximum(recency, 1) / np.maximum(frequency, 1), np.nan
+                    ),
                     "past_revenue": np.exp(4 + 0.4 * spend + rng.normal(0, 1.0, n_users)),
+                    "future_revenue": np.where(
+                        observed,
+                        np.where(churned, 0.0, np.exp(3 + 0.5 * spend) * (1 + frequency)),
+                        np.nan,
+                    ),
                 }
             )
         )
@@ -154,10 +180,20 @@ def big_spender_run(snapshots):
     return run_target(make_source(*snapshots), "big_spender", FAST)
 
 
-def metric(run, model: str, name: str) -> float:
-    values = [v for m, _, n, v in run.metrics if m == model and n == name]
-    assert len(values) == 1, (model, name, run.metrics)
-    return values[0]
+@pytest.fixture(scope="module")
+def clv_run(snapshots):
+    return run_clv(make_source(*snapshots), FAST)
+
+
+def metric(run, model: str, name: str, evaluation: str = BACKTEST) -> float:
+    """The mean of a metric over the backtest cutoffs (as model_metrics' 'mean' row)."""
+    values = [
+        m.value
+        for m in run.metrics
+        if m.model == model and m.metric == name and m.evaluation == evaluation
+    ]
+    assert values, (model, name, run.metrics)
+    return mean_and_std(values)[0]
 
 
 SIMPLEST_FIRST = ["past_revenue", "logistic_regression", "hist_gradient_boosting"]
@@ -214,7 +250,11 @@ def test_champion_needs_a_finite_auc() -> None:
 
 
 def test_the_champion_writes_the_predictions(big_spender_run) -> None:
-    aucs = {m: v for m, _, n, v in big_spender_run.metrics if n == "roc_auc"}
+    aucs = {
+        m.model: metric(big_spender_run, m.model, "roc_auc")
+        for m in big_spender_run.metrics
+        if m.metric == "roc_auc"
+    }
     assert big_spender_run.model == max(aucs, key=aucs.get)
     assert big_spender_run.details["champion_model"] == big_spender_run.model
     table = to_long_table(big_spender_run)
@@ -222,24 +262,25 @@ def test_the_champion_writes_the_predictions(big_spender_run) -> None:
 
 
 def test_a_baseline_that_wins_the_backtest_writes_the_predictions(snapshots) -> None:
-    # Features that carry no signal: no model can beat past revenue out of time.
+    # Features that carry no signal: no model can beat days since the last purchase out of time.
     features, labels = snapshots
     rng = np.random.default_rng(11)
     noise = features[["user_id", "as_of_date"]].assign(
         **{f"noise_{i}": rng.normal(size=len(features)) for i in range(3)}
     )
-    run = run_target(make_source(noise, labels), "big_spender", FAST)
+    run = run_target(make_source(noise, labels), "churn", FAST)
     assert run.status == "ok", run.reason
-    assert run.model == "past_revenue"
+    assert run.model == "days_since_last_purchase"
     assert run.details["champion_is_baseline"] == 1
-    assert run.details["champion_roc_auc"] == metric(run, "past_revenue", "roc_auc")
-    at_d = labels[(labels["as_of_date"] == DATES[-1]) & labels["in_big_spender_population"]]
+    assert run.details["champion_roc_auc"] == metric(run, "days_since_last_purchase", "roc_auc")
+    assert run.details["champion_margin_over_baseline_roc_auc"] == 0.0
+    at_d = labels[(labels["as_of_date"] == DATES[-1]) & labels["in_churn_population"]]
     assert sorted(run.predictions["user_id"]) == sorted(at_d["user_id"])
     assert run.predictions["probability"].between(0, 1).all()
-    # The baseline's scores rank users by past revenue at D.
-    revenue = at_d.set_index("user_id")["past_revenue"]
+    # The calibrated baseline still ranks buyers by days since the last purchase at D.
+    days = at_d.set_index("user_id")["days_since_last_purchase"]
     scored = run.predictions.set_index("user_id")["probability"]
-    assert scored.corr(revenue.loc[scored.index], method="spearman") == pytest.approx(1.0)
+    assert scored.corr(days.loc[scored.index], method="spearman") == pytest.approx(1.0)
 
 
 def test_feature_columns_are_numeric_or_boolean_and_exclude_keys(snapshots) -> None:
@@ -260,22 +301,34 @@ def test_churn_models_beat_their_baselines(churn_run) -> None:
 def test_big_spender_models_beat_past_revenue(big_spender_run) -> None:
     assert big_spender_run.status == "ok", big_spender_run.reason
     for model in ("hist_gradient_boosting", "logistic_regression"):
-        assert metric(big_spender_run, model, "roc_auc") > metric(
-            big_spender_run, "past_revenue", "roc_auc"
-        )
+        for other in ("past_revenue", "clv_expected_revenue"):
+            assert metric(big_spender_run, model, "roc_auc") > metric(
+                big_spender_run, other, "roc_auc"
+            )
 
 
-def test_every_model_and_baseline_has_every_metric(churn_run, big_spender_run) -> None:
-    for run, models in (
+def test_every_model_and_baseline_has_every_metric_at_every_cutoff(
+    churn_run, big_spender_run
+) -> None:
+    cutoffs = set(DATES[1:5])  # the four latest labelled snapshots, each with training history
+    for run, models, baselines in (
         (churn_run, {"hist_gradient_boosting", "logistic_regression", "days_since_last_purchase",
-                     "bg_nbd"}),
-        (big_spender_run, {"hist_gradient_boosting", "logistic_regression", "past_revenue"}),
+                     "bg_nbd"}, {"days_since_last_purchase", "bg_nbd"}),
+        (big_spender_run, {"hist_gradient_boosting", "logistic_regression", "past_revenue",
+                           "clv_expected_revenue"}, {"past_revenue"}),
     ):  # fmt: skip
-        assert {(m, n) for m, _, n, _ in run.metrics} == {
-            (m, n) for m in models for n in METRIC_NAMES
+        raw = [m for m in run.metrics if m.evaluation == BACKTEST]
+        assert {(m.model, m.cutoff, m.metric) for m in raw} == {
+            (m, c, n) for m in models for c in cutoffs for n in METRIC_NAMES
         }
-        baselines = {m for m, is_baseline, _, _ in run.metrics if is_baseline}
-        assert baselines == models - {"hist_gradient_boosting", "logistic_regression"}
+        assert len(raw) == len(models) * len(cutoffs) * len(METRIC_NAMES)
+        assert {m.model for m in raw if m.is_baseline} == baselines
+        # The champion's calibrated scores at every cutoff with an earlier one to calibrate on.
+        calibrated = [m for m in run.metrics if m.evaluation == BACKTEST_CALIBRATED]
+        assert {(m.model, m.cutoff) for m in calibrated} == {
+            (run.model, c) for c in sorted(cutoffs)[1:]
+        }
+        assert [r.status for r in run.cutoffs] == ["ok"] * 4
 
 
 def test_predictions_cover_the_population_at_d_with_probabilities(snapshots, churn_run) -> None:
@@ -303,41 +356,126 @@ def test_same_input_gives_identical_tables(snapshots, churn_run) -> None:
     assert churn_run.importance == again.importance
 
 
-def test_training_rows_at_t_ignore_everything_after_t(snapshots) -> None:
-    """Leakage: rewriting every later snapshot (features and labels) changes nothing at T."""
-    features, labels = snapshots
-    plan = plan_snapshots(DATES, HORIZON, None)
-    later_f = features["as_of_date"] > plan.train
-    later_l = labels["as_of_date"] > plan.train
-    rng = np.random.default_rng(99)
-    changed_f = features.copy()
-    changed_f.loc[later_f, "loyalty_signal"] = rng.normal(size=int(later_f.sum())) * 100
-    changed_l = labels.copy()
-    changed_l.loc[later_l, "churned"] = ~changed_l.loc[later_l, "churned"].fillna(False)
-    changed_l.loc[later_l, "days_since_last_purchase"] = 0.0
-    spec = TARGETS["churn"]
+def cutoff_scores(source: SnapshotSource, target: str, cutoff) -> tuple[dict, dict]:
+    """Every candidate fitted for `cutoff` from `source` (a fresh store)."""
+    spec = TARGETS[target]
+    columns = feature_columns(source)
+    store = TrainingStore(source, spec, columns, FAST)
+    pipelines, scorers = fit_for_cutoff(
+        spec, source, cutoff, store, CutoffRecord(cutoff.date), FAST
+    )
+    return pipelines, scorers
 
-    frames = []
-    for source in (make_source(features, labels), make_source(changed_f, changed_l)):
-        train = population(source, spec, plan.train)
-        columns = feature_columns(source)
-        matrix = load_features(source, columns, plan.train, train["user_id"].to_numpy())
-        sample = load_training_sample(source, columns, train, plan.train, FAST)
-        pipeline = fit_models(("hist_gradient_boosting",), sample, FAST.seed)[
-            "hist_gradient_boosting"
-        ]
-        frames.append((train, matrix, pipeline.predict_proba(np.nan_to_num(matrix))[:, 1]))
-    pd.testing.assert_frame_equal(frames[0][0], frames[1][0])
-    np.testing.assert_array_equal(frames[0][1], frames[1][1])
-    np.testing.assert_array_equal(frames[0][2], frames[1][2])
+
+@pytest.mark.parametrize("target", ["churn", "big_spender"])
+def test_a_cutoffs_models_ignore_everything_observed_after_the_cutoff(snapshots, target) -> None:
+    """Leakage, rolling: for every cutoff c, rewrite everything not known at c (the features of
+    later snapshots, and every label whose window (T, T + H] ends after c, c's own included):
+    the models, baselines and challengers fitted for c give the same scores on c's users."""
+    features, labels = snapshots
+    plan = plan_backtest(
+        DATES, HORIZON, None, LAST_DATE, 4, 3, first_event_date=FIRST_DATE, min_history_days=28
+    )
+    reference = make_source(features, labels)
+    columns = feature_columns(reference)
+    label = TARGETS[target].label
+    for cutoff in plan.usable_cutoffs:
+        rng = np.random.default_rng(99)
+        later_f = features["as_of_date"] > cutoff.date
+        as_of = pd.to_datetime(labels["as_of_date"])
+        unknown = as_of + pd.Timedelta(days=HORIZON) > pd.Timestamp(cutoff.date)
+        changed_f = features.copy()
+        changed_f.loc[later_f, "loyalty_signal"] = rng.normal(size=int(later_f.sum())) * 100
+        changed_l = labels.copy()
+        changed_l.loc[unknown, label] = ~changed_l.loc[unknown, label].fillna(False)
+        changed_l.loc[unknown & (as_of > pd.Timestamp(cutoff.date)),
+                      ["days_since_last_purchase", "past_revenue"]] = 0.0  # fmt: skip
+        perturbed = make_source(changed_f, changed_l)
+        # c's users, with c's features and baseline inputs (known at c).
+        frame = population_frame(reference, target, cutoff.date)
+        matrix = load_features(reference, columns, cutoff.date, frame["user_id"].to_numpy())
+        results = []
+        for source in (reference, perturbed):
+            pipelines, scorers = cutoff_scores(source, target, cutoff)
+            results.append(
+                {
+                    **{k: p.predict_proba(matrix)[:, 1] for k, p in pipelines.items()},
+                    **{k: scorer(frame) for k, scorer in scorers.items()},
+                }
+            )
+        assert results[0].keys() == results[1].keys() and len(results[0]) >= 3
+        for name in results[0]:
+            np.testing.assert_array_equal(results[0][name], results[1][name], err_msg=name)
+        # And the perturbation did reach c's own labels (a leak would have seen it).
+        assert not labels.loc[unknown, label].equals(changed_l.loc[unknown, label])
+
+
+def population_frame(source: SnapshotSource, target: str, as_of: dt.date) -> pd.DataFrame:
+    from ml.data import population
+
+    return population(source, TARGETS[target], as_of)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_every_training_label_ends_by_its_cutoff_whatever_the_dates(seed: int) -> None:
+    """The plan, on random snapshot dates (any spacing), horizons and prediction dates."""
+    rng = np.random.default_rng(seed)
+    start = dt.date(2019, 1, 1)
+    dates = sorted({start + dt.timedelta(days=int(d)) for d in rng.integers(0, 300, 12)})
+    horizon = int(rng.integers(3, 60))
+    last = dates[-1] - dt.timedelta(days=int(rng.integers(0, 20)))
+    prediction = dates[int(rng.integers(len(dates) // 2, len(dates)))]
+    try:
+        plan = plan_backtest(
+            dates, horizon, prediction, last, 4, 3, first_event_date=start, min_history_days=horizon
+        )
+    except DegenerateData as err:
+        assert "too few snapshots" in str(err)
+        return
+    observed_until = min(prediction, last)
+    assert len(plan.cutoffs) <= 4
+    for cutoff in plan.cutoffs:
+        assert label_end(cutoff.date, horizon) <= observed_until
+        assert len(cutoff.train_dates) <= 3
+        for t in cutoff.train_dates:
+            assert label_end(t, horizon) <= cutoff.date
+            assert (t - start).days + 1 >= horizon
+        assert cutoff.usable == bool(cutoff.train_dates)
+    for t in plan.production_dates:
+        assert label_end(t, horizon) <= observed_until
+
+
+def test_plan_uses_the_dates_present_and_skips_cutoffs_without_history() -> None:
+    # Irregular dates: the plan never assumes D - k x H.
+    dates = [dt.date(2020, 1, d) for d in (1, 3, 10, 11, 20, 31)]
+    first = dt.date(2019, 12, 28)  # Jan 1 has 5 days of history (< H = 7), Jan 3 has 7
+    plan = plan_backtest(
+        dates, 7, None, dt.date(2020, 1, 31), 4, 2, first_event_date=first, min_history_days=7
+    )
+    assert plan.score == dt.date(2020, 1, 31)
+    assert plan.labelled == tuple(dates[:5])  # T + 7 <= Jan 31
+    assert [c.date for c in plan.cutoffs] == dates[1:5]
+    by_date = {c.date: c for c in plan.cutoffs}
+    assert not by_date[dates[1]].usable and "not enough history" in by_date[dates[1]].reason
+    assert by_date[dates[2]].train_dates == (dates[1],)  # Jan 3 + 7 <= Jan 10
+    assert by_date[dates[3]].train_dates == (dates[1],)
+    assert by_date[dates[4]].train_dates == (dates[2], dates[3])  # the latest two
+    assert plan.production_dates == (dates[3], dates[4])
+    # Labels after the prediction date are never used, even when the data has them.
+    early = plan_backtest(dates, 7, dates[4], dt.date(2020, 1, 31), 4, 2, first_event_date=None)
+    assert all(label_end(c.date, 7) <= dates[4] for c in early.cutoffs)
+    with pytest.raises(DegenerateData, match="too few snapshots"):
+        plan_backtest(dates[-2:], 7, None, dt.date(2020, 1, 31), 4, 2)
+    with pytest.raises(DegenerateData, match="not a snapshot"):
+        plan_backtest(dates, 7, dt.date(2020, 1, 30), None, 4, 2)
 
 
 def test_too_few_snapshots_for_the_horizon_is_a_skipped_run(snapshots) -> None:
     features, labels = snapshots
-    keep = features["as_of_date"] >= DATES[1]
+    keep = features["as_of_date"] >= DATES[-2]  # D - H and D: nothing to train on before D - H
     run = run_target(make_source(features[keep], labels), "churn", FAST)
     assert run.status == "skipped"
-    assert "too few snapshots" in run.reason and str(DATES[0]) in run.reason
+    assert "too few snapshots" in run.reason and str(DATES[-2]) in run.reason
     assert run.predictions.empty and not run.metrics
 
 
@@ -346,6 +484,10 @@ def test_one_class_label_is_a_skipped_run(snapshots) -> None:
     one_class = labels.assign(churned=labels["churned"].where(labels["churned"].isna(), True))
     run = run_target(make_source(features, one_class), "churn", FAST)
     assert run.status == "skipped" and "one-class label" in run.reason
+    # Every cutoff says why it was skipped.
+    assert run.cutoffs and all(
+        r.status == "skipped" and "one-class label" in r.reason for r in run.cutoffs
+    )
 
 
 def test_tiny_population_is_a_skipped_run(snapshots) -> None:
@@ -355,13 +497,27 @@ def test_tiny_population_is_a_skipped_run(snapshots) -> None:
     assert run.status == "skipped" and "tiny population" in run.reason
 
 
-def test_unobserved_backtest_window_is_a_skipped_run(snapshots) -> None:
+def test_a_cutoff_that_cannot_be_judged_is_skipped_with_its_reason(snapshots) -> None:
+    features, labels = snapshots
+    # Only 50 users at D - 4H: that cutoff is skipped with the reason (its snapshot still adds
+    # its rows to the later cutoffs' training stacks), the others are used.
+    few = labels[(labels["as_of_date"] != DATES[1]) | (labels["user_id"] <= 50)]
+    run = run_target(make_source(features, few), "churn", FAST)
+    assert run.status == "ok", run.reason
+    statuses = {r.date: (r.status, r.reason) for r in run.cutoffs}
+    assert statuses[DATES[1]][0] == "skipped" and "tiny population" in statuses[DATES[1]][1]
+    assert {d for d, (status, _) in statuses.items() if status == "ok"} == set(DATES[2:5])
+    assert run.details["skipped_cutoff_count"] == 1 and run.details["cutoff_count"] == 3
+
+
+def test_label_windows_after_the_last_event_date_are_never_used(snapshots) -> None:
     features, labels = snapshots
     early = labels.assign(last_event_date=DATES[-1] - dt.timedelta(days=1))
     config = MLConfig(**{**FAST.__dict__, "prediction_date": DATES[-1]})
     run = run_target(make_source(features, early), "churn", config)
-    assert run.status == "skipped"
-    assert "ends after the last event date" in run.reason
+    assert run.status == "ok", run.reason
+    used = [r.date for r in run.cutoffs if r.status == "ok"]
+    assert used and max(used) == DATES[-3]  # D - H + H = D is after the last event date
 
 
 def test_long_table_of_a_skipped_run_has_the_reason_and_no_rows(snapshots) -> None:
@@ -375,16 +531,24 @@ def test_long_table_of_a_skipped_run_has_the_reason_and_no_rows(snapshots) -> No
 
 def test_long_table_types_are_stable(churn_run) -> None:
     table = to_long_table(churn_run)
-    assert set(table["record_type"]) == {"prediction", "metric", "importance", "calibration", "run"}
+    assert set(table["record_type"]) == {
+        "prediction",
+        "metric",
+        "importance",
+        "calibration",
+        "cutoff",
+        "segment",
+        "run",
+    }
     assert str(table["user_id"].dtype) == "Int64"
     assert table.loc[table["record_type"] == "prediction", "value"].between(0, 1).all()
 
 
-def test_long_relation_for_dbt_equals_the_long_table(snapshots, churn_run) -> None:
+def test_long_relation_for_dbt_equals_the_long_table(snapshots, churn_run, clv_run) -> None:
     features, labels = snapshots
     skipped = run_target(make_source(features.iloc[0:0], labels), "churn", FAST)
     con = duckdb.connect()
-    for run in (churn_run, skipped):
+    for run in (churn_run, skipped, clv_run):
         relation = to_long_relation(con, run)
         expected = con.from_df(to_long_table(run))
         assert relation.columns == expected.columns and relation.types == expected.types
@@ -471,11 +635,18 @@ def test_config_reads_rendered_meta_strings() -> None:
     assert MLConfig.from_meta({"prediction_date": ""}.get).prediction_date is None
 
 
-def test_plan_snapshots_uses_prediction_date_or_latest() -> None:
-    plan = plan_snapshots(DATES, HORIZON, None)
-    assert (plan.train, plan.evaluate, plan.score) == tuple(DATES)
-    with pytest.raises(DegenerateData, match="too few snapshots"):
-        plan_snapshots(DATES, HORIZON, DATES[-1] - dt.timedelta(days=1))
+def test_metrics_equal_sklearn() -> None:
+    from sklearn.metrics import brier_score_loss, log_loss
+
+    rng = np.random.default_rng(3)
+    y = rng.random(2_000) < 0.2
+    p = np.round(_sigmoid(rng.normal(-1.5, 1.0, 2_000) + 1.2 * y), 2)  # ties, some 0 and 1
+    p[:3] = [0.0, 1.0, 0.5]
+    metrics = classification_metrics(y, p)
+    clipped = np.clip(p, evaluate.PROBABILITY_EPS, 1 - evaluate.PROBABILITY_EPS)
+    assert metrics["roc_auc"] == pytest.approx(roc_auc_score(y, p), abs=1e-12)
+    assert metrics["log_loss"] == pytest.approx(log_loss(y, clipped, labels=[False, True]))
+    assert metrics["brier"] == pytest.approx(brier_score_loss(y, clipped, pos_label=True))
 
 
 def test_rank_auc_equals_sklearn_with_ties() -> None:
@@ -603,3 +774,304 @@ def test_users_without_a_feature_row_are_still_scored(snapshots) -> None:
     assert np.isnan(matrix[:2]).all() and not np.isnan(matrix[2]).all()
     run = run_target(source, "big_spender", FAST)
     assert run.status == "ok" and {1, 2, 50} <= set(run.predictions["user_id"])
+
+
+# ---- calibration --------------------------------------------------------------------------
+
+
+def overconfident(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(true probability, outcome, a score whose log-odds are twice the true ones)."""
+    rng = np.random.default_rng(seed)
+    truth = _sigmoid(rng.normal(-1.0, 1.2, n))
+    outcome = rng.random(n) < truth
+    score = _sigmoid(2.0 * np.log(truth / (1 - truth)))
+    return truth, outcome, score
+
+
+def test_platt_calibration_undoes_overconfidence_and_keeps_the_ranking() -> None:
+    truth, outcome, score = overconfident(20_000, seed=1)
+    calibrator = fit_calibrator(score, outcome, "platt")
+    assert calibrator.slope == pytest.approx(0.5, abs=0.05)
+    assert calibrator.intercept == pytest.approx(0.0, abs=0.06)
+    new_truth, new_outcome, new_score = overconfident(20_000, seed=2)
+    calibrated = calibrator(new_score)
+    before = classification_metrics(new_outcome, new_score)
+    after = classification_metrics(new_outcome, calibrated)
+    assert after["roc_auc"] == pytest.approx(before["roc_auc"], abs=1e-12)
+    assert after["expected_calibration_error"] < 0.02 < before["expected_calibration_error"]
+    assert after["log_loss"] < before["log_loss"] and after["brier"] < before["brier"]
+    np.testing.assert_allclose(calibrated, new_truth, atol=0.05)
+
+
+def test_isotonic_calibration_is_monotone_and_bounded() -> None:
+    _, outcome, score = overconfident(5_000, seed=3)
+    calibrator = fit_calibrator(score, outcome, "isotonic")
+    grid = np.linspace(0, 1, 101)
+    values = calibrator(grid)
+    assert np.all(np.diff(values) >= 0) and values.min() >= 0 and values.max() <= 1
+    after = classification_metrics(outcome, calibrator(score))
+    assert after["expected_calibration_error"] < 0.02
+    with pytest.raises(ValueError, match="both outcomes"):
+        fit_calibrator(score[:10], np.ones(10, bool), "platt")
+
+
+def test_calibration_is_forward_chained_on_earlier_cutoffs_only() -> None:
+    """Cutoff c is calibrated on the cutoffs whose labels ended by c; the first has none, and
+    what happens after c cannot move c's calibrated scores."""
+    days = [dt.date(2020, 1, 1), dt.date(2020, 1, 15), dt.date(2020, 1, 29)]
+    parts = []
+    for i, day in enumerate(days):
+        _, outcome, score = overconfident(2_000, seed=10 + i)
+        parts.append(OutOfTime(day, outcome, score))
+    out = forward_calibrated(parts, horizon_days=14, method="platt")
+    assert [o.cutoff for o, _ in out] == days[1:]
+    assert [c.rows for _, c in out] == [2_000, 4_000]
+    # A short horizon makes every earlier cutoff usable; a long one none.
+    assert forward_calibrated(parts, horizon_days=30, method="platt") == []
+    # Rewriting the last cutoff's outcomes leaves the second one's calibrated scores alone.
+    flipped = [*parts[:2], OutOfTime(days[2], ~parts[2].label, parts[2].probability)]
+    again = forward_calibrated(flipped, horizon_days=14, method="platt")
+    np.testing.assert_array_equal(again[0][0].probability, out[0][0].probability)
+
+
+def test_the_predictions_are_the_calibrated_champion(churn_run) -> None:
+    assert churn_run.details["calibration_method"] == "platt"
+    # Fitted on every cutoff's judged users.
+    assert churn_run.details["calibration_rows"] == churn_run.details["evaluation_rows"]
+    calibrated = metric(churn_run, churn_run.model, "roc_auc", BACKTEST_CALIBRATED)
+    assert calibrated > 0.5
+    for figure in ("brier", "log_loss", "expected_calibration_error"):
+        assert 0 <= metric(churn_run, churn_run.model, figure, BACKTEST_CALIBRATED) < 1
+
+
+@pytest.mark.parametrize(
+    ("per_cutoff", "winner"),
+    [
+        # The model wins the latest cutoff but not on average: the baseline is the champion.
+        ({"bg_nbd": [0.80, 0.82, 0.81], "hist_gradient_boosting": [0.70, 0.78, 0.84]}, "bg_nbd"),
+        ({"bg_nbd": [0.80, 0.80], "hist_gradient_boosting": [0.81, 0.80]},
+         "hist_gradient_boosting"),
+        # Equal means: the simpler one.
+        ({"bg_nbd": [0.80, 0.82], "hist_gradient_boosting": [0.82, 0.80]}, "bg_nbd"),
+    ],
+)  # fmt: skip
+def test_champion_is_chosen_on_the_mean_over_cutoffs(per_cutoff, winner) -> None:
+    means = {name: mean_and_std(values)[0] for name, values in per_cutoff.items()}
+    champion = choose_champion(means, ["bg_nbd", "hist_gradient_boosting"], ["bg_nbd"])
+    assert champion.model == winner
+    assert champion.is_baseline == (winner == "bg_nbd")
+    assert mean_and_std([0.8])[1] != mean_and_std([0.8])[1]  # NaN: no spread from one cutoff
+    assert mean_and_std([1.0, 3.0]) == (2.0, pytest.approx(np.sqrt(2.0)))
+
+
+# ---- customer lifetime value --------------------------------------------------------------
+
+
+def closed_form_expected_purchases(params, x, t_x, age, t):
+    """Fader, Hardie & Lee (2005), eq. 10, with scipy's hypergeometric function."""
+    from scipy.special import hyp2f1
+
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    z = t / (alpha + age + t)
+    head = (a + b + x - 1) / (a - 1)
+    tail = 1 - ((alpha + age) / (alpha + age + t)) ** (r + x) * hyp2f1(
+        r + x, b + x, a + b + x - 1, z
+    )
+    dead = 1 + (x > 0) * a / (b + x - 1) * ((alpha + age) / (alpha + t_x)) ** (r + x)
+    return head * tail / dead
+
+
+def test_expected_purchases_by_quadrature_equal_the_closed_form() -> None:
+    params = BGNBDParams(r=0.8, alpha=20.0, a=1.9, b=3.0)
+    x = np.array([0, 1, 3, 10, 0, 5])
+    t_x = np.array([0, 10, 40, 80, 0, 5])
+    age = np.array([30, 50, 60, 90, 5, 100])
+    for t in (7.0, 28.0, 365.0):
+        np.testing.assert_allclose(
+            bgnbd_expected_purchases(params, x, t_x, age, t),
+            closed_form_expected_purchases(params, x, t_x, age, t),
+            rtol=1e-8,
+        )
+    # Several horizons at once; with no discount the steps add up to the whole horizon.
+    both = bgnbd_expected_purchases(params, x, t_x, age, np.array([28.0, 365.0]))
+    np.testing.assert_allclose(both[:, 1], closed_form_expected_purchases(params, x, t_x, age, 365))
+    np.testing.assert_allclose(discounted_purchases(params, x, t_x, age, 365, 0.0), both[:, 1])
+    discounted = discounted_purchases(params, x, t_x, age, 365, 0.1)
+    assert np.all(discounted < both[:, 1]) and np.all(discounted > both[:, 1] / 1.1)
+
+
+def test_bgnbd_expected_purchases_match_simulated_future_purchases() -> None:
+    truth = BGNBDParams(r=0.8, alpha=20.0, a=0.9, b=3.0)
+    age = np.random.default_rng(5).uniform(30, 120, 6_000)
+    x, t_x, future = simulate_bgnbd(truth, age, seed=6)
+    expected = bgnbd_expected_purchases(truth, x, t_x, age, float(HORIZON))
+    assert expected.mean() == pytest.approx(future.mean(), rel=0.08)
+    # Buyers expected to buy more do buy more.
+    high = expected > np.quantile(expected, 0.8)
+    assert future[high].mean() > 2 * future[~high].mean()
+
+
+def simulate_gamma_gamma(params: GammaGammaParams, n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    nu = rng.gamma(params.q, 1 / params.gamma, n)
+    count = rng.integers(1, 8, n)
+    spends = [rng.gamma(params.p, 1 / nu[i], count[i]) for i in range(n)]
+    return count, np.array([s.mean() for s in spends]), params.p / nu
+
+
+def test_gamma_gamma_fit_recovers_parameters_and_shrinks_to_the_mean() -> None:
+    truth = GammaGammaParams(p=6.0, q=4.0, gamma=15.0)
+    count, mean, true_mean = simulate_gamma_gamma(truth, 5_000, seed=7)
+    fitted = fit_gamma_gamma(count, mean)
+    assert fitted.p == pytest.approx(truth.p, rel=0.25)
+    assert fitted.q == pytest.approx(truth.q, rel=0.25)
+    assert fitted.mean_spend == pytest.approx(truth.mean_spend, rel=0.1)
+    assert gamma_gamma_log_likelihood(fitted, count, mean) >= gamma_gamma_log_likelihood(
+        truth, count, mean
+    )
+    posterior = gamma_gamma_expected_spend(fitted, count, mean)
+    # Closer to the true spend than the raw means, and between them and the population mean.
+    assert np.mean((posterior - true_mean) ** 2) < np.mean((mean - true_mean) ** 2)
+    one = count == 1
+    assert np.all(
+        np.abs(posterior[one] - fitted.mean_spend) <= np.abs(mean[one] - fitted.mean_spend) + 1e-9
+    )
+
+
+def test_a_clv_fit_that_cannot_converge_says_why() -> None:
+    with pytest.raises(FitFailed, match="at least two buyers with revenue"):
+        fit_gamma_gamma(np.array([1, 2]), np.array([0.0, 0.0]))
+    with pytest.raises(FitFailed, match="mean spends differ"):
+        fit_gamma_gamma(np.array([1, 2, 3]), np.array([5.0, 5.0, 5.0]))
+    one_day = pd.DataFrame(
+        {
+            "bgnbd_frequency": [0, 0, 0],
+            "bgnbd_recency_days": [0, 0, 0],
+            "bgnbd_age_days": [3, 9, 20],
+            "purchase_days": [1, 1, 1],
+            "past_revenue": [10.0, 20.0, 5.0],
+        }
+    )
+    with pytest.raises(FitFailed, match="no repeat buyer"):
+        fit_clv(one_day)
+
+
+def test_clv_run_scores_every_buyer_at_d_and_is_backtested(snapshots, clv_run) -> None:
+    _, labels = snapshots
+    assert clv_run.status == "ok", clv_run.reason
+    at_d = labels[(labels["as_of_date"] == DATES[-1]) & labels["in_churn_population"]]
+    predictions = clv_run.predictions
+    assert sorted(predictions["user_id"]) == sorted(at_d["user_id"])
+    assert list(clv_run.prediction_names) == [
+        "expected_purchases",
+        "probability_alive",
+        "expected_revenue",
+        "clv",
+    ]
+    assert predictions["probability_alive"].between(0, 1).all()
+    assert (predictions[["expected_purchases", "expected_revenue", "clv"]] >= 0).all().all()
+    # Over a year the value exceeds the next H days' revenue.
+    assert (predictions["clv"] >= predictions["expected_revenue"] - 1e-9).all()
+    figures = {(m.model, m.metric) for m in clv_run.metrics}
+    assert {("bg_nbd_gamma_gamma", "spearman"), ("past_revenue", "spearman"),
+            ("bg_nbd_gamma_gamma", "top_10pct_revenue_capture"),
+            ("past_revenue", "top_10pct_revenue_capture"),
+            ("bg_nbd_gamma_gamma", "revenue_ratio")} <= figures  # fmt: skip
+    assert {m.cutoff for m in clv_run.metrics} == set(DATES[1:5])
+    assert "BG/NBD r=" in clv_run.details["parameters"]
+
+
+def test_clv_skips_with_the_reason_when_the_fit_fails(snapshots) -> None:
+    features, labels = snapshots
+    one_day = labels.assign(bgnbd_frequency=0, bgnbd_recency_days=0, purchase_days=1)
+    run = run_clv(make_source(features, one_day), FAST)
+    assert run.status == "skipped" and "no repeat buyer" in run.reason
+    assert run.predictions.empty and not run.metrics
+    assert run.cutoffs and all("no repeat buyer" in r.reason for r in run.cutoffs)
+
+
+def test_revenue_capture_of_the_top_tenth() -> None:
+    realised = np.array([0, 0, 0, 0, 0, 0, 0, 0, 50, 50, 100.0])
+    assert revenue_capture(np.arange(11.0), realised) == pytest.approx(150 / 200)  # top 2 rows
+    assert revenue_capture(-np.arange(11.0), realised) == 0.0
+    assert np.isnan(revenue_capture(np.arange(3.0), np.zeros(3)))
+
+
+def test_score_clv_on_a_fitted_model() -> None:
+    truth = BGNBDParams(r=0.8, alpha=20.0, a=0.9, b=3.0)
+    age = np.random.default_rng(5).uniform(30, 120, 3_000)
+    x, t_x, _ = simulate_bgnbd(truth, age, seed=8)
+    buyers = pd.DataFrame(
+        {
+            "bgnbd_frequency": x,
+            "bgnbd_recency_days": t_x,
+            "bgnbd_age_days": age,
+            "purchase_days": x + 1,
+            "past_revenue": (x + 1) * np.random.default_rng(9).gamma(5.0, 10.0, len(x)),
+        }
+    )
+    model = fit_clv(buyers)
+    scored = score_clv(model, buyers, HORIZON, 365, 0.1)
+    np.testing.assert_allclose(
+        scored["expected_revenue"],
+        scored["expected_purchases"]
+        * gamma_gamma_expected_spend(model.spend, buyers["purchase_days"], buyers["past_revenue"]
+                                     / buyers["purchase_days"]),
+    )  # fmt: skip
+    assert (scored["clv"] > scored["expected_revenue"]).all()
+
+
+# ---- churn-risk segments ------------------------------------------------------------------
+
+
+def test_model_segments_pick_the_likeliest_churners_among_high_value_buyers() -> None:
+    user_id = np.arange(1, 11)
+    p = np.array([0.95, 0.9, 0.85, 0.99, 0.5, 0.97, 0.81, 0.2, 0.96, 0.9])
+    clv = np.array([100, 90, 80, 1, 500, 70, 60, 400, 2, 90.0])
+    segment = model_segments(user_id, p, clv, share=0.2, high_band=0.8, high_value_share=0.5)
+    # High value (top 5 by CLV): users 5, 8, 1, 2, 10 (2 and 10 tie at 90: by user_id).
+    # In the high band among them: 1 (0.95), 2 (0.9), 10 (0.9); the top 2 of 10 buyers: 1, 2.
+    assert list(np.flatnonzero(segment == "at_risk_high_value") + 1) == [1, 2]
+    assert list(np.flatnonzero(segment == "at_risk") + 1) == [3, 4, 6, 7, 9, 10]
+    assert list(np.flatnonzero(segment == "not_at_risk") + 1) == [5, 8]
+
+
+def test_rule_at_risk_follows_customer_segments() -> None:
+    frame = pd.DataFrame(
+        {
+            "user_id": [1, 2, 3, 4],
+            "past_revenue": [400.0, 300.0, 200.0, 100.0],
+            "days_since_last_purchase": [40, 10, 50, 60],
+            "median_purchase_gap_days": [np.nan, 4.0, np.nan, 1.0],
+        }
+    )
+    config = MLConfig(core_tier_share=0.5, at_risk_gap_multiplier=2)
+    # Users 1, 2 are the top half by revenue; 1 lapsed (40 > 28), 2 by its gap (10 > 2 x 4).
+    np.testing.assert_array_equal(rule_at_risk(frame, 28, config), [True, True, False, False])
+
+
+def test_segment_figures_precision_beside_the_base_rate() -> None:
+    members = np.array([True, True, False, False])
+    churned = np.array([True, False, True, False])
+    figures = segment_figures(members, churned, np.array([1.0, 2.0, 3.0, 4.0]))
+    assert figures["users"] == 2 and figures["precision"] == 0.5
+    assert figures["base_rate"] == 0.5 and figures["lift"] == 1.0
+    assert figures["clv_at_risk"] == 3.0
+    empty = segment_figures(np.zeros(4, bool), churned, np.zeros(4))
+    assert empty["users"] == 0 and np.isnan(empty["precision"])
+
+
+def test_churn_run_judges_the_segments_and_the_rule(churn_run) -> None:
+    rows = pd.DataFrame(churn_run.segments)
+    assert set(rows["cutoff"]) == set(DATES[2:5])  # the cutoffs with calibrated scores
+    assert set(zip(rows["source"], rows["segment"], strict=True)) == {
+        ("model", "at_risk_high_value"),
+        ("model", "at_risk"),
+        ("model", "not_at_risk"),
+        ("rule", "at_risk_high_value"),
+    }
+    users = rows[(rows["figure"] == "users") & (rows["source"] == "model")]
+    # The model segments partition the judged buyers.
+    per_cutoff = users.groupby("cutoff")["value"].sum()
+    judged = {r.date: r.figures["evaluation_rows"] for r in churn_run.cutoffs}
+    assert all(per_cutoff[c] == judged[c] for c in per_cutoff.index)

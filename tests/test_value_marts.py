@@ -207,8 +207,8 @@ def test_feature_snapshots_cover_the_prediction_issue_dates(
     )
     dates = [r[0] for r in rows]
     d = dates[-1]
-    # D, D - H, D - 2H with H = churn_horizon_days = 14 in the shared build.
-    assert [(d - x).days for x in dates] == [28, 14, 0]
+    # D, D - H, ..., D - 5H (feature_snapshot_count = 6) with H = churn_horizon_days = 14.
+    assert [(d - x).days for x in dates] == [70, 56, 42, 28, 14, 0]
     counts = [r[1] for r in rows]
     assert counts == sorted(counts), "users seen by an earlier date are a subset of later ones"
 

@@ -528,3 +528,28 @@ def leading_deciles(df: pd.DataFrame, horizon_days: int | None) -> bytes:
         ax.grid(axis="x", visible=False)
     fig.suptitle("Leading indicators: ratio before the cutoff vs revenue after it")
     return to_png(fig)
+
+
+def backtest_cutoffs(df: pd.DataFrame) -> bytes:
+    """ROC AUC of every model and baseline at each backtest cutoff, one panel per target."""
+    targets = [t for t in ("churn", "big_spender") if t in set(df["target"])]
+    fig, axes = _figure(12, 4.4, ncols=len(targets))
+    for ax, target in zip(axes, targets, strict=True):
+        d = df[df["target"] == target]
+        for model, rows in d.groupby("model", sort=True):
+            rows = rows.sort_values("cutoff_date")
+            baseline = bool(rows["is_baseline"].iloc[0])
+            ax.plot(
+                pd.to_datetime(rows["cutoff_date"]),
+                rows["roc_auc"],
+                marker="o",
+                linestyle="--" if baseline else "-",
+                label=wrap(model + (" (baseline)" if baseline else ""), 28, humanize=True),
+            )
+        ax.set_title(f"{target.replace('_', ' ')}: ROC AUC per cutoff (dashed = baseline)")
+        ax.set_xlabel("cutoff (judged on the next horizon)")
+        ax.set_ylabel("ROC AUC (higher is better)")
+        ax.legend(loc="lower right", fontsize=8)
+        fig.autofmt_xdate()
+    fig.suptitle("Rolling-origin backtest")
+    return to_png(fig)

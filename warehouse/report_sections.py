@@ -833,6 +833,15 @@ from (
 )
 """
 
+RISK_SEGMENTS_SQL = """
+select segment, source, is_active, is_risky, users, user_share, clv_at_risk,
+       backtest_precision, backtest_base_rate, backtest_lift, backtest_user_share,
+       backtest_cutoffs
+from marts.churn_risk_segments
+order by is_active desc, source, case segment when 'at_risk_high_value' then 1
+    when 'at_risk' then 2 else 3 end
+"""
+
 RISK_SQL = """
 select as_of_date, value_tier, churn_risk_band, users, recent_revenue,
        churn_probability_mean, expected_revenue_at_risk
@@ -846,7 +855,7 @@ def build_segments(wh: Warehouse) -> Section:
         "segments",
         "Which segments are risky or unprofitable?",
         "Segment sizes and revenue, and the revenue expected to be lost to churn.",
-        ["marts.segment_summary", "marts.revenue_at_risk"],
+        ["marts.segment_summary", "marts.churn_risk_segments", "marts.revenue_at_risk"],
     )
     if require(wh, s, {"marts.segment_summary": ["grouping", "name", "is_risky", "users"]}):
         seg = wh.df(s, "Segments (one label per user)", SEGMENTS_SQL)
@@ -873,6 +882,8 @@ def build_segments(wh: Warehouse) -> Section:
                 "Share of users and of revenue per customer segment",
             )
         )
+    if require(wh, s, {"marts.churn_risk_segments": ["segment", "source", "users"]}):
+        build_risk_segments(wh, s)
     if require(
         wh,
         s,
@@ -907,44 +918,133 @@ def build_segments(wh: Warehouse) -> Section:
     return s
 
 
+def build_risk_segments(wh: Warehouse, s: Section) -> None:
+    """The churn-risk segments at D: size, and precision in the backtest beside the base rate."""
+    seg = wh.df(s, "Churn-risk segments (marts.churn_risk_segments)", RISK_SEGMENTS_SQL)
+    active = seg[seg["is_active"]]
+    if not active.empty and (active["source"] == "rule").all():
+        s.say(
+            "The churn or CLV model was skipped, so the churn-risk segments fall back to the "
+            "rule of customer_segments (power or core buyers past their usual gap)."
+        )
+    for r in seg[seg["is_risky"]].itertuples():
+        key = f"risk.{r.source}.{r.segment}"
+        label = ("the model's" if r.source == "model" else "the rule's") + " " + r.segment
+        if clean(r.backtest_precision) is None:
+            s.say(
+                f"{label}: {{users}} buyers ({{share}}); not judged in a backtest.",
+                users=s.metric(f"{key}.users", clean(r.users), "int"),
+                share=s.metric(f"{key}.user_share", clean(r.user_share), "pct"),
+            )
+            continue
+        s.say(
+            f"{label}: {{users}} buyers ({{share}} of buyers); in the rolling backtest "
+            "({n} cutoffs) {precision} of such buyers stopped buying in the next horizon, "
+            "against a base rate of {base} (lift {lift}).",
+            users=s.metric(f"{key}.users", clean(r.users), "int"),
+            share=s.metric(f"{key}.user_share", clean(r.user_share), "pct"),
+            n=s.metric(f"{key}.backtest_cutoffs", clean(r.backtest_cutoffs), "int"),
+            precision=s.metric(f"{key}.precision", clean(r.backtest_precision), "pct"),
+            base=s.metric(f"{key}.base_rate", clean(r.backtest_base_rate), "pct"),
+            lift=s.metric(f"{key}.lift", clean(r.backtest_lift), "num"),
+        )
+    s.tables.append(
+        Table(
+            "Churn-risk segments at the prediction date, and their backtest",
+            ["segment", "source", "active", "buyers", "share", "CLV at risk",
+             "backtest precision", "base rate", "lift"],
+            [
+                [r.segment, r.source, "yes" if r.is_active else "no", fmt_int(r.users),
+                 fmt_pct(r.user_share), fmt_num(r.clv_at_risk, 0), fmt_pct(r.backtest_precision),
+                 fmt_pct(r.backtest_base_rate), fmt_num(r.backtest_lift, 2)]
+                for r in seg.itertuples()
+            ],
+        )
+    )  # fmt: skip
+
+
 # --------------------------------------------------------------------------------------------
 # Models
 # --------------------------------------------------------------------------------------------
 
 RUNS_SQL = """
-select target, status, reason, horizon_days, train_as_of_date, evaluation_as_of_date,
-       prediction_as_of_date, evaluation_population
+select target, status, reason, horizon_days, cutoff_count, skipped_cutoff_count,
+       first_cutoff_date, last_cutoff_date, train_snapshot_dates, prediction_as_of_date,
+       evaluation_rows
 from ml.model_runs
-order by target desc
+order by case target when 'big_spender' then 1 when 'churn' then 2 else 3 end
 """
 
+SKIPPED_CUTOFFS_SQL = """
+select target, cutoff_date, reason
+from ml.backtest_cutoffs
+where status = 'skipped'
+order by target, cutoff_date
+"""
+
+# The mean over the rolling backtest's cutoffs of each figure, per model and baseline.
 METRICS_SQL = """
 select
     target,
     model,
     is_baseline,
-    max(value) filter (where metric = 'roc_auc') as roc_auc,
-    max(value) filter (where metric = 'pr_auc') as pr_auc,
-    max(value) filter (where metric = 'lift_at_10pct') as lift_at_10pct,
-    max(value) filter (where metric = 'positives') as positives,
-    max(value) filter (where metric = 'population') as population
+    max(value) filter (where metric = 'roc_auc' and statistic = 'mean') as roc_auc,
+    max(value) filter (where metric = 'roc_auc' and statistic = 'std') as roc_auc_std,
+    max(value) filter (where metric = 'pr_auc' and statistic = 'mean') as pr_auc,
+    max(value) filter (where metric = 'brier' and statistic = 'mean') as brier,
+    max(value) filter (where metric = 'log_loss' and statistic = 'mean') as log_loss,
+    max(value) filter (where metric = 'lift_at_10pct' and statistic = 'mean') as lift_at_10pct,
+    max(value) filter (where metric = 'positives' and statistic = 'mean') as positives,
+    max(cutoffs) as cutoffs
 from ml.model_metrics
-where evaluation = 'backtest'
+where evaluation = 'backtest' and target in ('churn', 'big_spender')
 group by target, model, is_baseline
-order by target desc, is_baseline, model
+order by target desc, is_baseline, roc_auc desc
+"""
+
+CUTOFF_AUC_SQL = """
+select target, model, is_baseline, cutoff_date, value as roc_auc
+from ml.model_metrics
+where evaluation = 'backtest' and metric = 'roc_auc' and statistic = 'cutoff'
+    and target in ('churn', 'big_spender')
+order by target desc, model, cutoff_date
 """
 
 VERSUS_BASELINE_SQL = """
-with per_model as (
+with calibrated as (
     select
         target,
         model,
-        max(value) filter (where metric = 'roc_auc') as roc_auc,
-        max(value) filter (where metric = 'pr_auc') as pr_auc,
-        max(value) filter (where metric = 'positives') as positives,
-        max(value) filter (where metric = 'population') as population
+        max(value) filter (where metric = 'brier' and statistic = 'mean') as brier,
+        max(value) filter (where metric = 'log_loss' and statistic = 'mean') as log_loss,
+        max(value) filter (where metric = 'expected_calibration_error' and statistic = 'mean')
+            as ece,
+        max(cutoffs) as cutoffs
+    from ml.model_metrics
+    where evaluation = 'backtest_calibrated'
+    group by target, model
+),
+
+raw as (
+    select
+        target,
+        model,
+        max(value) filter (where metric = 'brier' and statistic = 'cutoff') as brier,
+        max(value) filter (where metric = 'log_loss' and statistic = 'cutoff') as log_loss,
+        max(value) filter (where metric = 'expected_calibration_error' and statistic = 'cutoff')
+            as ece
     from ml.model_metrics
     where evaluation = 'backtest'
+        and (target, cutoff_date) in (
+            select target, cutoff_date from ml.model_metrics
+            where evaluation = 'backtest_calibrated' and statistic = 'cutoff'
+        )
+    group by target, model, cutoff_date
+),
+
+raw_mean as (
+    select target, model, avg(brier) as brier, avg(log_loss) as log_loss, avg(ece) as ece
+    from raw
     group by target, model
 )
 
@@ -952,18 +1052,46 @@ select
     r.target,
     r.champion_model,
     r.champion_is_baseline,
-    m.roc_auc,
-    m.pr_auc,
-    m.positives,
-    m.population,
+    r.champion_roc_auc,
+    r.champion_roc_auc_std,
+    r.cutoff_count,
     r.runner_up_model,
     r.champion_margin_roc_auc,
     r.best_baseline_model as baseline,
-    r.best_baseline_roc_auc as baseline_roc_auc
+    r.best_baseline_roc_auc as baseline_roc_auc,
+    r.champion_margin_over_baseline_roc_auc,
+    r.calibration_method,
+    c.brier as calibrated_brier,
+    c.log_loss as calibrated_log_loss,
+    c.ece as calibrated_ece,
+    c.cutoffs as calibrated_cutoffs,
+    m.brier as raw_brier,
+    m.log_loss as raw_log_loss,
+    m.ece as raw_ece
 from ml.model_runs as r
-inner join per_model as m on r.target = m.target and r.champion_model = m.model
-where r.status = 'ok'
+left join calibrated as c on r.target = c.target and r.champion_model = c.model
+left join raw_mean as m on r.target = m.target and r.champion_model = m.model
+where r.status = 'ok' and r.target in ('churn', 'big_spender')
 order by r.target desc
+"""
+
+CLV_SQL = """
+select
+    model,
+    max(value) filter (where metric = 'spearman' and statistic = 'mean') as spearman,
+    max(value) filter (where metric = 'top_10pct_revenue_capture' and statistic = 'mean')
+        as capture,
+    max(value) filter (where metric = 'revenue_ratio' and statistic = 'mean') as revenue_ratio,
+    max(cutoffs) as cutoffs
+from ml.model_metrics
+where target = 'clv' and evaluation = 'backtest'
+group by model
+"""
+
+CLV_TOTALS_SQL = """
+select count(*) as buyers, sum(clv) as clv, sum(expected_revenue) as expected_revenue,
+       median(clv) as median_clv
+from ml.customer_lifetime_value
 """
 
 IMPORTANCE_SQL = f"""
@@ -979,82 +1107,188 @@ def build_models(wh: Warehouse) -> Section:
     s = Section(
         "models",
         "Can we predict big spenders and churn?",
-        "Out-of-time backtest: trained on an older snapshot, judged on the next period, beside "
-        "simple baselines.",
-        ["ml.model_runs", "ml.model_metrics", "ml.feature_importance"],
+        "Rolling-origin backtest: at each cutoff, trained on older snapshots whose outcomes were "
+        "known by then and judged on the next period, beside simple baselines; the champion's "
+        "probabilities are calibrated on that backtest.",
+        [
+            "ml.model_runs",
+            "ml.backtest_cutoffs",
+            "ml.model_metrics",
+            "ml.customer_lifetime_value",
+            "ml.feature_importance",
+        ],
     )
-    if require(wh, s, {"ml.model_runs": ["target", "status", "reason"]}):
+    if require(wh, s, {"ml.model_runs": ["target", "status", "reason", "cutoff_count"]}):
         for r in wh.rows(s, "Model runs", RUNS_SQL):
             t = r["target"]
             if r["status"] != "ok":
                 s.missing(f"the {t} model was skipped: {r['reason']}")
                 continue
+            name = "customer lifetime value" if t == "clv" else t.replace("_", " ")
             s.say(
-                f"{t.replace('_', ' ')}: horizon {{h}} days; trained on the snapshot of {{train}}, "
-                "evaluated on {evaluated} ({pop} users), predictions as of {pred}.",
+                f"{name}: horizon {{h}} days; rolling backtest over {{n}} cutoffs from {{first}} "
+                "to {last} ({skipped} skipped), {rows} users judged in all; predictions as of "
+                "{pred}.",
                 h=s.metric(f"{t}.horizon_days", clean(r["horizon_days"]), "int"),
-                train=s.metric(f"{t}.train_as_of_date", clean(r["train_as_of_date"]), "date"),
-                evaluated=s.metric(
-                    f"{t}.evaluation_as_of_date", clean(r["evaluation_as_of_date"]), "date"
+                n=s.metric(f"{t}.cutoff_count", clean(r["cutoff_count"]), "int"),
+                first=s.metric(f"{t}.first_cutoff_date", clean(r["first_cutoff_date"]), "date"),
+                last=s.metric(f"{t}.last_cutoff_date", clean(r["last_cutoff_date"]), "date"),
+                skipped=s.metric(
+                    f"{t}.skipped_cutoff_count", clean(r["skipped_cutoff_count"]), "int"
                 ),
-                pop=s.metric(
-                    f"{t}.evaluation_population", clean(r["evaluation_population"]), "int"
-                ),
+                rows=s.metric(f"{t}.evaluation_rows", clean(r["evaluation_rows"]), "int"),
                 pred=s.metric(
                     f"{t}.prediction_as_of_date", clean(r["prediction_as_of_date"]), "date"
                 ),
             )
-    if require(wh, s, {"ml.model_metrics": ["target", "model", "is_baseline", "metric", "value"]}):
-        mm = wh.df(s, "Backtest metrics per model", METRICS_SQL)
+    if wh.exists("ml.backtest_cutoffs"):
+        for r in wh.rows(s, "Cutoffs skipped, with the reason", SKIPPED_CUTOFFS_SQL):
+            s.say(
+                f"{r['target'].replace('_', ' ')}: cutoff {{c}} skipped: {r['reason']}.",
+                c=s.metric(f"{r['target']}.skipped.{r['cutoff_date']}", clean(r["cutoff_date"]),
+                           "date"),
+            )  # fmt: skip
+    if require(
+        wh,
+        s,
+        {"ml.model_metrics": ["target", "model", "is_baseline", "metric", "value", "statistic"]},
+    ):
+        mm = wh.df(s, "Backtest metrics per model (mean over the cutoffs)", METRICS_SQL)
         for m in wh.rows(
             s, "The champion against the runner-up and the best baseline", VERSUS_BASELINE_SQL
         ):
             target = m["target"]
             winner = "the baseline" if m["champion_is_baseline"] else "the model"
             s.say(
-                f"{target.replace('_', ' ')}: {winner} {{champion}} wins the backtest and writes "
-                "the predictions: ROC AUC {auc} (PR AUC {pr}), {margin} ahead of the runner-up "
-                "{runner_up}; best baseline {base_name} at {base_auc}; "
-                "{pos} positives among {pop} evaluated users.",
+                f"{target.replace('_', ' ')}: {winner} {{champion}} wins the rolling backtest "
+                "and writes the predictions: mean ROC AUC {auc} (standard deviation {std} over "
+                "{n} cutoffs), {margin} ahead of the runner-up {runner_up} and {over_base} ahead "
+                "of the best baseline {base_name} ({base_auc}).",
                 champion=s.metric(f"{target}.champion.model", m["champion_model"], "text"),
+                auc=s.metric(f"{target}.champion.roc_auc", clean(m["champion_roc_auc"]), "num3"),
+                std=s.metric(
+                    f"{target}.champion.roc_auc_std", clean(m["champion_roc_auc_std"]), "num3"
+                ),
+                n=s.metric(f"{target}.champion.cutoffs", clean(m["cutoff_count"]), "int"),
                 margin=s.metric(
                     f"{target}.champion.margin_roc_auc", clean(m["champion_margin_roc_auc"]), "num3"
                 ),
                 runner_up=s.metric(f"{target}.runner_up.model", m["runner_up_model"], "text"),
-                auc=s.metric(f"{target}.champion.roc_auc", clean(m["roc_auc"]), "num3"),
-                pr=s.metric(f"{target}.champion.pr_auc", clean(m["pr_auc"]), "num3"),
+                over_base=s.metric(
+                    f"{target}.champion.margin_over_baseline_roc_auc",
+                    clean(m["champion_margin_over_baseline_roc_auc"]),
+                    "num3",
+                ),
+                base_name=s.metric(f"{target}.best_baseline.model", m["baseline"], "text"),
                 base_auc=s.metric(
                     f"{target}.best_baseline.roc_auc", clean(m["baseline_roc_auc"]), "num3"
                 ),
-                base_name=s.metric(f"{target}.best_baseline.model", m["baseline"], "text"),
-                pos=s.metric(f"{target}.positives", clean(m["positives"]), "int"),
-                pop=s.metric(f"{target}.population", clean(m["population"]), "int"),
             )
-        s.charts.append(
-            Chart(
-                "model_metrics",
-                "Model metrics beside baselines",
-                charts.model_metrics(mm),
-                "ROC AUC and PR AUC per model and baseline, per target",
+            if clean(m["calibrated_cutoffs"]) is None:
+                s.missing(
+                    f"{target}: no cutoff had an earlier one to calibrate on, so the calibrated "
+                    "probabilities are not judged out of time"
+                )
+                continue
+            s.say(
+                f"{target.replace('_', ' ')}: its probabilities are calibrated ({{method}}) on "
+                "the backtest; judged out of time on {cn} cutoffs (each calibrated on the "
+                "earlier ones), Brier score {brier} (uncalibrated {raw_brier}), log loss {ll} "
+                "({raw_ll}), expected calibration error {ece} ({raw_ece}).",
+                method=s.metric(f"{target}.calibration_method", m["calibration_method"], "text"),
+                cn=s.metric(f"{target}.calibrated.cutoffs", clean(m["calibrated_cutoffs"]), "int"),
+                brier=s.metric(f"{target}.calibrated.brier", clean(m["calibrated_brier"]), "num4"),
+                raw_brier=s.metric(f"{target}.raw.brier", clean(m["raw_brier"]), "num4"),
+                ll=s.metric(f"{target}.calibrated.log_loss", clean(m["calibrated_log_loss"]),
+                            "num4"),
+                raw_ll=s.metric(f"{target}.raw.log_loss", clean(m["raw_log_loss"]), "num4"),
+                ece=s.metric(f"{target}.calibrated.ece", clean(m["calibrated_ece"]), "num4"),
+                raw_ece=s.metric(f"{target}.raw.ece", clean(m["raw_ece"]), "num4"),
+            )  # fmt: skip
+        if not mm.empty:
+            s.charts.append(
+                Chart(
+                    "model_metrics",
+                    "Model metrics beside baselines",
+                    charts.model_metrics(mm),
+                    "Mean ROC AUC and PR AUC over the backtest cutoffs per model and baseline",
+                )
             )
-        )
-        s.tables.append(
-            Table(
-                "ml.model_metrics (backtest)",
-                ["target", "model", "baseline", "ROC AUC", "PR AUC", "lift @10%", "positives"],
-                [
+            s.tables.append(
+                Table(
+                    "ml.model_metrics (rolling backtest, mean over the cutoffs)",
+                    ["target", "model", "baseline", "ROC AUC", "± std", "PR AUC", "Brier",
+                     "log loss", "lift @10%", "cutoffs"],
                     [
-                        r.target,
-                        r.model,
-                        "yes" if r.is_baseline else "no",
-                        fmt_num(r.roc_auc, 3),
-                        fmt_num(r.pr_auc, 3),
-                        fmt_num(r.lift_at_10pct, 2),
-                        fmt_int(r.positives),
-                    ]
-                    for r in mm.itertuples()
-                ],
+                        [
+                            r.target,
+                            r.model,
+                            "yes" if r.is_baseline else "no",
+                            fmt_num(r.roc_auc, 3),
+                            fmt_num(r.roc_auc_std, 3),
+                            fmt_num(r.pr_auc, 3),
+                            fmt_num(r.brier, 4),
+                            fmt_num(r.log_loss, 4),
+                            fmt_num(r.lift_at_10pct, 2),
+                            fmt_int(r.cutoffs),
+                        ]
+                        for r in mm.itertuples()
+                    ],
+                )
+            )  # fmt: skip
+        per_cutoff = wh.df(s, "Backtest ROC AUC per cutoff", CUTOFF_AUC_SQL)
+        if not per_cutoff.empty:
+            dates = sorted(per_cutoff["cutoff_date"].unique())
+            table = per_cutoff.pivot_table(
+                index=["target", "model", "is_baseline"], columns="cutoff_date", values="roc_auc"
             )
+            s.tables.append(
+                Table(
+                    "ROC AUC per backtest cutoff",
+                    ["target", "model", "baseline", *[str(d)[:10] for d in dates]],
+                    [
+                        [target, model, "yes" if base else "no",
+                         *[fmt_num(row.get(d), 3) for d in dates]]
+                        for (target, model, base), row in table.sort_index(
+                            ascending=[False, True, True]).iterrows()
+                    ],
+                )
+            )  # fmt: skip
+            s.charts.append(
+                Chart(
+                    "backtest_cutoffs",
+                    "ROC AUC per backtest cutoff",
+                    charts.backtest_cutoffs(per_cutoff),
+                    "Out-of-time ROC AUC of every model and baseline at each cutoff",
+                )
+            )
+        clv = {r["model"]: r for r in wh.rows(s, "CLV backtest (mean over the cutoffs)", CLV_SQL)}
+        if {"bg_nbd_gamma_gamma", "past_revenue"} <= set(clv):
+            model, base = clv["bg_nbd_gamma_gamma"], clv["past_revenue"]
+            s.say(
+                "customer lifetime value (BG/NBD x Gamma-Gamma): over {n} cutoffs, the 10% of "
+                "buyers with the highest expected revenue brought in {capture} of the revenue of "
+                "the next horizon (the top 10% by past revenue: {base_capture}); Spearman "
+                "correlation with the realised revenue {rho} (past revenue: {base_rho}); expected "
+                "over realised revenue {ratio}.",
+                n=s.metric("clv.backtest_cutoffs", clean(model["cutoffs"]), "int"),
+                capture=s.metric("clv.top_10pct_revenue_capture", clean(model["capture"]), "pct"),
+                base_capture=s.metric(
+                    "clv.past_revenue.top_10pct_revenue_capture", clean(base["capture"]), "pct"
+                ),
+                rho=s.metric("clv.spearman", clean(model["spearman"]), "corr"),
+                base_rho=s.metric("clv.past_revenue.spearman", clean(base["spearman"]), "corr"),
+                ratio=s.metric("clv.revenue_ratio", clean(model["revenue_ratio"]), "num"),
+            )
+    if wh.problem("ml.customer_lifetime_value", ["clv"]) is None:
+        t = wh.rows(s, "CLV at D", CLV_TOTALS_SQL)[0]
+        s.say(
+            "At the prediction date, {buyers} buyers carry a lifetime value of {clv} (median "
+            "{median} per buyer) and an expected revenue of {revenue} over the next horizon.",
+            buyers=s.metric("clv.buyers", clean(t["buyers"]), "int"),
+            clv=s.metric("clv.total", clean(t["clv"]), "money"),
+            median=s.metric("clv.median", clean(t["median_clv"]), "money2"),
+            revenue=s.metric("clv.expected_revenue", clean(t["expected_revenue"]), "money"),
         )
     if require(wh, s, {"ml.feature_importance": ["target", "model", "feature", "importance"]}):
         fi = wh.df(s, f"Top {TOP_FEATURES} features per target", IMPORTANCE_SQL)
@@ -1064,7 +1298,7 @@ def build_models(wh: Warehouse) -> Section:
             top = fi[fi["target"] == target].iloc[0]
             s.say(
                 f"{target.replace('_', ' ')}: the most important feature is {{feature}} (ROC AUC "
-                "drops by {drop} when it is shuffled).",
+                "drops by {drop} when it is shuffled, at the latest cutoff).",
                 feature=s.metric(f"{target}.top_feature", top["feature"], "text"),
                 drop=s.metric(f"{target}.top_feature_importance", clean(top["importance"]), "num4"),
             )

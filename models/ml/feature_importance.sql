@@ -1,5 +1,5 @@
 {#- Permutation importance (drop in backtest ROC AUC) of every feature, per target and model. -#}
-{%- for target in ml_targets() %}
+{%- for target in ml_classification_targets() %}
 select
     cast('{{ target }}' as {{ dbt.type_string() }}) as target,
     cast(model as {{ dbt.type_string() }}) as model,

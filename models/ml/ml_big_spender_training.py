@@ -1,4 +1,5 @@
-"""Big spender: backtest (train D - 2H, judge D - H), refit on D - H, score all users at D.
+"""Big spender: rolling backtest (the CLV expected revenue among the challengers), champion,
+calibration, refit on the latest labelled snapshots, score all users at D.
 
 All the work is in ml/train.py. The result is one long table (predictions, metrics, feature
 importance, run attributes) that the SQL models big_spender_predictions, model_metrics,
@@ -18,6 +19,16 @@ def model(dbt, session):
         "majority_ratio": dbt.config.meta_get("majority_ratio"),
         "eval_sample_rows": dbt.config.meta_get("eval_sample_rows"),
         "seed": dbt.config.meta_get("seed"),
+        "backtest_cutoffs": dbt.config.meta_get("backtest_cutoffs"),
+        "train_snapshots": dbt.config.meta_get("train_snapshots"),
+        "min_history_days": dbt.config.meta_get("min_history_days"),
+        "calibration_method": dbt.config.meta_get("calibration_method"),
+        "clv_horizon_days": dbt.config.meta_get("clv_horizon_days"),
+        "clv_annual_discount_rate": dbt.config.meta_get("clv_annual_discount_rate"),
+        "risk_segment_share": dbt.config.meta_get("risk_segment_share"),
+        "churn_risk_band_high": dbt.config.meta_get("churn_risk_band_high"),
+        "at_risk_gap_multiplier": dbt.config.meta_get("at_risk_gap_multiplier"),
+        "core_tier_share": dbt.config.meta_get("core_tier_share"),
     }
     features = dbt.ref("int_customer_feature_snapshots")
     labels = dbt.ref("ml_snapshot_labels")

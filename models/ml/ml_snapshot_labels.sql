@@ -1,6 +1,6 @@
 {#-
     Labels and baseline inputs per (user_id, as_of_date) for every snapshot date of
-    int_customer_feature_snapshots (D, D - H, D - 2H, ...): one row per user with an event on or
+    int_customer_feature_snapshots (whatever dates it holds): one row per user with an event on or
     before the as-of date T. Taking the dates from the feature table keeps labels and features
     aligned whatever vars chose them. History columns use days on or before T; label columns use days in (T, T + H]
     only, and are null when that window is not fully observed (T + H after the last event date).
@@ -52,6 +52,28 @@ observed as (
     where user_snapshots.first_event_date is not null
 ),
 
+purchase_gaps as (
+    -- Days between consecutive purchase days of a user (the rule of marts.customer_segments).
+    select
+        user_id,
+        event_date,
+        {{ dbt.datediff('lag(event_date) over (partition by user_id order by event_date)', 'event_date', 'day') }} as gap_days
+    from {{ ref('int_user_days') }}
+    where purchases > 0
+),
+
+median_gaps as (
+    -- The median gap between purchase days on or before T.
+    select
+        snapshots.as_of_date,
+        purchase_gaps.user_id,
+        {{ value_median("purchase_gaps.gap_days") }} as median_purchase_gap_days
+    from purchase_gaps
+    inner join snapshots on purchase_gaps.event_date <= snapshots.as_of_date
+    where purchase_gaps.gap_days is not null
+    group by snapshots.as_of_date, purchase_gaps.user_id
+),
+
 thresholds as (
     -- The big-spender line: the (1 - big_spender_share) quantile of positive future revenues.
     select
@@ -81,6 +103,7 @@ select
     case when observed.purchase_days > 0 then observed.purchase_days - 1 end as bgnbd_frequency,
     {{ dbt.datediff('observed.first_purchase_date', 'observed.last_purchase_date', 'day') }} as bgnbd_recency_days,
     {{ dbt.datediff('observed.first_purchase_date', 'observed.as_of_date', 'day') }} + 1 as bgnbd_age_days,
+    cast(median_gaps.median_purchase_gap_days as double) as median_purchase_gap_days,
     case when observed.label_window_observed then observed.future_purchases end as future_purchases,
     case when observed.label_window_observed then observed.future_revenue end as future_revenue,
     thresholds.big_spender_threshold,
@@ -94,3 +117,6 @@ select
     end as is_big_spender
 from observed
 left join thresholds on observed.as_of_date = thresholds.as_of_date
+left join median_gaps
+    on observed.as_of_date = median_gaps.as_of_date
+    and observed.user_id = median_gaps.user_id

@@ -1,5 +1,5 @@
-{#- One row per target: did the run complete (status, reason), on which snapshots, with how many rows. -#}
-{%- set types = {'text': dbt.type_string(), 'integer': dbt.type_bigint(), 'float': 'double', 'date': 'date', 'boolean': dbt.type_boolean()} -%}
+{#- One row per target: did the run complete (status, reason), on which cutoffs and snapshots, with how many rows, and which candidate won. -#}
+{%- set types = ml_attribute_types() -%}
 {%- for target in ml_targets() %}
 select
     cast('{{ target }}' as {{ dbt.type_string() }}) as target,

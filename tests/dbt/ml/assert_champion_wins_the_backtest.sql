@@ -1,7 +1,8 @@
 {#-
-    The predictions come from the backtest's winner: for each completed run, no model or
-    baseline in model_metrics has a higher backtest ROC AUC than champion_roc_auc, the champion's
-    own AUC there equals it, and it is never below the best baseline's. A row is a violation.
+    The predictions come from the rolling backtest's winner: for each completed classification
+    run, no model, challenger or baseline in model_metrics has a higher mean backtest ROC AUC over
+    the cutoffs than champion_roc_auc, the champion's own mean there equals it, and it is never
+    below the best baseline's. A row is a violation.
 -#}
 with backtest_auc as (
     select
@@ -9,7 +10,7 @@ with backtest_auc as (
         model,
         value as roc_auc
     from {{ ref('model_metrics') }}
-    where evaluation = 'backtest' and metric = 'roc_auc'
+    where evaluation = 'backtest' and metric = 'roc_auc' and statistic = 'mean'
 ),
 
 runs as (
@@ -19,7 +20,7 @@ runs as (
         champion_roc_auc,
         best_baseline_roc_auc
     from {{ ref('model_runs') }}
-    where status = 'ok'
+    where status = 'ok' and target in ('churn', 'big_spender')
 )
 
 select
