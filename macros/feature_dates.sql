@@ -2,10 +2,13 @@
     As-of dates of the customer feature snapshots.
 
     D = var prediction_date, or the last clean event date (max stg_events.event_date) when empty.
-    H = var churn_horizon_days. The snapshots are D, D - H, D - 2H, ... (var feature_snapshot_count,
-    default 6: the prediction snapshot and the labelled snapshots of the rolling backtest's cutoffs
-    and training sets), plus features_as_of (default D) when it is not one of them. The ML code
-    reads whichever dates the table holds, whatever their spacing (ml/plan.py).
+    H = var churn_horizon_days. The snapshots are D and the latest feature_snapshot_count - 1
+    (default 6 - 1) dates of a fixed calendar grid (every feature_snapshot_step_days days, default
+    half of H) whose label window ends by D, plus features_as_of (default D): the prediction
+    snapshot and the labelled snapshots of the rolling backtest's cutoffs and training sets (the
+    ML code reads whichever dates the table holds, ml/plan.py). Grid dates do not move with D:
+    each is computed once, when it enters the list, and kept (int_customer_feature_snapshots is
+    incremental); a new day recomputes D only.
 -#}
 
 {% macro feature_parse_date(value, var_name) -%}
@@ -43,18 +46,37 @@
 {%- endmacro %}
 
 
+{% macro feature_snapshot_grid_dates(d, horizon, step, count) -%}
+    {#- The `count` latest dates of the calendar grid (every `step` days from 2000-01-02, a Sunday)
+        whose label window (g, g + horizon] ends by d. Fixed dates: a grid snapshot, once its
+        events are loaded, never changes, so it is computed once and stored. -#}
+    {%- set anchor = modules.datetime.date(2000, 1, 2) -%}
+    {%- set latest = d - modules.datetime.timedelta(days=horizon) -%}
+    {%- set offset = (latest - anchor).days % step -%}
+    {%- set dates = [] -%}
+    {%- for k in range(count) -%}
+        {%- do dates.append(latest - modules.datetime.timedelta(days=offset + k * step)) -%}
+    {%- endfor -%}
+    {{ return(dates) }}
+{%- endmacro %}
+
+
 {% macro feature_snapshot_dates() -%}
-    {#- Sorted 'YYYY-MM-DD' strings; empty when no date is known (no events and no vars). -#}
+    {#- Sorted 'YYYY-MM-DD' strings; empty when no date is known (no events and no vars):
+        D, the feature_snapshot_count - 1 latest grid dates (every feature_snapshot_step_days,
+        default half of H, on a fixed calendar) whose label window is observed by D, and
+        features_as_of. -#}
     {%- set d = feature_prediction_date() -%}
     {%- set horizon = value_var('churn_horizon_days', 28) | int -%}
     {%- set count = value_var('feature_snapshot_count', 6) | int -%}
-    {%- if horizon < 1 or count < 1 -%}
-        {{ exceptions.raise_compiler_error("churn_horizon_days and feature_snapshot_count must be positive integers") }}
+    {%- set step = value_var('feature_snapshot_step_days', 0) | int or ((horizon + 1) // 2) -%}
+    {%- if horizon < 1 or count < 1 or step < 1 -%}
+        {{ exceptions.raise_compiler_error("churn_horizon_days, feature_snapshot_count and feature_snapshot_step_days must be positive integers") }}
     {%- endif -%}
     {%- set dates = [] -%}
     {%- if d is not none -%}
-        {%- for k in range(count) -%}
-            {%- do dates.append((d - modules.datetime.timedelta(days=k * horizon)).strftime('%Y-%m-%d')) -%}
+        {%- for g in [d] + feature_snapshot_grid_dates(d, horizon, step, count - 1) -%}
+            {%- if g.strftime('%Y-%m-%d') not in dates -%}{%- do dates.append(g.strftime('%Y-%m-%d')) -%}{%- endif -%}
         {%- endfor -%}
     {%- endif -%}
     {%- set as_of = feature_as_of_date() -%}
@@ -62,6 +84,47 @@
         {%- do dates.append(as_of.strftime('%Y-%m-%d')) -%}
     {%- endif -%}
     {{ return(dates | sort) }}
+{%- endmacro %}
+
+
+{% macro feature_stored_snapshot_dates(older_than_this_run=false) -%}
+    {#- The as-of dates stored in int_customer_feature_snapshots ('YYYY-MM-DD'), at execute time;
+        older_than_this_run: only those whose rows an earlier run wrote. -#}
+    {%- if not execute or not is_incremental() -%}{{ return([]) }}{%- endif -%}
+    {%- set query -%}
+        select distinct cast(as_of_date as varchar) from {{ this }}
+        {%- if older_than_this_run %} where loaded_at < {{ loaded_at() }}{% endif %}
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values() | list) }}
+{%- endmacro %}
+
+
+{% macro feature_snapshot_dates_to_build() -%}
+    {#- Before this run writes: the wanted dates that are not stored, or that events loaded since
+        the last run can change (on or after the earliest of their dates: a snapshot reads only
+        events on or before its date). Every wanted date on a full build. -#}
+    {%- set wanted = feature_snapshot_dates() -%}
+    {%- if not is_incremental() -%}{{ return(wanted) }}{%- endif -%}
+    {%- set stored = feature_stored_snapshot_dates() -%}
+    {%- set window_start = event_window_start('as_of_date') -%}
+    {%- set changed = stored | select('in', wanted) | select('ge', window_start or '9999-12-31') | list -%}
+    {{ return((wanted | reject('in', stored) | list + changed) | sort) }}
+{%- endmacro %}
+
+
+{% macro feature_snapshot_dates_built_this_run() -%}
+    {#- After this run's first statement (post-hook): the wanted dates with no row of an earlier
+        run left, which the pre-hook deleted or never stored: the same list as before the run. -#}
+    {%- set kept = feature_stored_snapshot_dates(older_than_this_run=true) -%}
+    {{ return(feature_snapshot_dates() | reject('in', kept) | list) }}
+{%- endmacro %}
+
+
+{% macro feature_snapshot_delete_stale() -%}
+    {#- Pre-hook: drop the dates no longer wanted and those about to be rebuilt. -#}
+    {%- if not is_incremental() -%}{{ return('') }}{%- endif -%}
+    {%- set keep = feature_snapshot_dates() | reject('in', feature_snapshot_dates_to_build()) | list -%}
+    delete from {{ this }} where not {{ in_list("cast(as_of_date as varchar)", keep) }}
 {%- endmacro %}
 
 

@@ -9,10 +9,10 @@
     tables are faster too.
 -#}
 
-{% macro feature_snapshot_partition(part) -%}
+{% macro feature_snapshot_partition(part, dates) -%}
+{#- dates: the as-of dates to compute ('YYYY-MM-DD', sorted). -#}
 
 {%- set families = feature_definitions() -%}
-{%- set dates = feature_snapshot_dates() -%}
 {#- Every aggregated feature with the CTE it aggregates, in catalogue order; the sources in order of first use. -#}
 {%- set features = [] -%}
 {%- set sources = [] -%}
@@ -206,8 +206,9 @@ base_features as (
 select
     *,
     {%- for f in families['derived'] %}
-    cast({{ f.sql }} as {{ f.data_type }}) as {{ f.name }}{{ ',' if not loop.last }}
+    cast({{ f.sql }} as {{ f.data_type }}) as {{ f.name }},
     {%- endfor %}
+    {{ loaded_at() }} as loaded_at
 from base_features
 ) as partition_rows
 {%- endmacro %}
@@ -215,10 +216,11 @@ from base_features
 
 {% macro feature_snapshot_other_partitions() -%}
     {#- Post-hook of int_customer_feature_snapshots: insert every user group after the first. -#}
-    {%- set partitions = feature_user_partitions(feature_snapshot_dates() | length) -%}
+    {%- set dates = feature_snapshot_dates_built_this_run() -%}
+    {%- set partitions = feature_user_partitions(dates | length) -%}
     {%- for part in range(1, partitions) %}
     insert into {{ this }} by name
-    {{ feature_snapshot_partition(part) }};
+    {{ feature_snapshot_partition(part, dates) }};
     {%- endfor %}
 {%- endmacro %}
 

@@ -44,10 +44,13 @@ FEATURES_DESCRIPTION = (
 )
 SNAPSHOTS_DESCRIPTION = (
     "Customer features at every snapshot date of feature_snapshot_dates(): the prediction date D"
-    " (var prediction_date, default the last clean event date), D - H, D - 2H, ..."
-    " (H = churn_horizon_days, var feature_snapshot_count dates) and features_as_of. One row per"
-    " (user_id, as_of_date) for users with an event on or before the as-of date, built only from"
-    " data on or before it: the train, backtest and prediction snapshots of the prediction models."
+    " (var prediction_date, default the last clean event date), the latest"
+    " feature_snapshot_count - 1 dates of a fixed calendar grid (every feature_snapshot_step_days,"
+    " default half of H = churn_horizon_days) whose label window ends by D, and features_as_of."
+    " One row per (user_id, as_of_date) for users with an event on or before the as-of date, built only"
+    " from data on or before it: the training, backtest and prediction snapshots of the"
+    " prediction models. Incremental by as-of date: a grid snapshot is computed once; a new day"
+    " recomputes D (and any date its events reach)."
 )
 
 
@@ -137,6 +140,12 @@ def snapshots_model(catalog: dict[str, Any]) -> dict[str, Any]:
         key_column("as_of_date", "date", "Snapshot (as-of) date."),
         key_column("user_id", "bigint", "User seen on or before the as-of date."),
         *feature_columns(catalog),
+        key_column(
+            "loaded_at",
+            "timestamp",
+            "Start time of the dbt run that computed this row; the incremental bookkeeping"
+            " (see macros/incremental.sql).",
+        ),
     ]
     unique = {"unique_combination": {"arguments": {"columns": ["user_id", "as_of_date"]}}}
     return {

@@ -178,6 +178,27 @@ def test_incremental_tables_carry_their_load(warehouses):
     assert first_day == 1
 
 
+def test_grid_snapshots_are_kept_and_stored_state_is_incremental(warehouses):
+    # A past (grid) feature snapshot is computed once and kept by later builds, while the
+    # prediction date's snapshot is recomputed; the funnel states keep untouched sessions too.
+    snapshots = query(
+        warehouses["incremental"],
+        "select as_of_date, min(loaded_at) = max(loaded_at) as one_load, max(loaded_at) "
+        "from intermediate.int_customer_feature_snapshots group by as_of_date order by as_of_date",
+    )
+    latest = max(loaded for _, _, loaded in snapshots)
+    assert all(one_load for _, one_load, _ in snapshots)
+    kept = [as_of for as_of, _, loaded in snapshots if loaded < latest]
+    assert kept, f"every snapshot was recomputed by the last build: {snapshots}"
+    assert snapshots[-1][2] == latest  # D moves with every build
+    for table in ("int_funnel_session_stages", "int_funnel_user_stages"):
+        loads = query(
+            warehouses["incremental"],
+            f"select count(distinct loaded_at) from intermediate.{table}",
+        )[0][0]
+        assert loads == 3, table
+
+
 def test_late_bridge_merges_gap_sessions(warehouses):
     for name in ("incremental", "full"):
         sessions = query(
