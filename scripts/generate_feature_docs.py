@@ -47,8 +47,8 @@ SNAPSHOTS_DESCRIPTION = (
     " (var prediction_date, default the last clean event date), the latest"
     " feature_snapshot_count - 1 dates of a fixed calendar grid (every feature_snapshot_step_days,"
     " default half of H = churn_horizon_days) whose label window ends by D, and features_as_of."
-    " One row per (user_id, as_of_date) for users with an event on or before the as-of date, built only"
-    " from data on or before it: the training, backtest and prediction snapshots of the"
+    " One row per (user_id, as_of_date) for users with an event on or before the as-of date,"
+    " built only from data on or before it: the training, backtest and prediction snapshots of the"
     " prediction models. Incremental by as-of date: a grid snapshot is computed once; a new day"
     " recomputes D (and any date its events reach)."
 )
