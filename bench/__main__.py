@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--project-dir", type=Path, default=REPO_DIR, help="the dbt project")
     parser.add_argument(
         "--dbt-vars",
-        default="{churn_horizon_days: 7}",
+        default="{churn_horizon_days: 7, ml_min_history_days: 7}",
         help="--vars for every dbt run (default lets the ML models train on a single month)",
     )
     parser.add_argument("--memory-limit", default="8GB", help="DuckDB memory_limit")
