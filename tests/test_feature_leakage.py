@@ -2,8 +2,8 @@
 
 Build 1 reads only the events on or before D. Build 2 reads the same file plus a second file with
 every later event, including events that continue sessions still open at midnight after D. Both
-builds fix D with `prediction_date`, so they have the same snapshot dates (D, D - H, ...); every
-feature row at every snapshot must be identical.
+builds fix D with `prediction_date`, so they have the same snapshot dates (D and the calendar grid
+dates before it); every feature row at every snapshot must be identical.
 """
 
 from __future__ import annotations
@@ -94,7 +94,10 @@ def build(events_dir: Path, workdir: Path) -> Path:
 
 
 def snapshot_frame(warehouse: Path, relation: str) -> pd.DataFrame:
-    frame = query_df(warehouse, f"select * from {relation}")
+    # loaded_at (the snapshot table's run start time) is bookkeeping, not a feature.
+    frame = query_df(warehouse, f"select * from {relation}").drop(
+        columns="loaded_at", errors="ignore"
+    )
     return frame.sort_values(["as_of_date", "user_id"]).reset_index(drop=True)
 
 
@@ -128,8 +131,12 @@ def test_features_at_d_ignore_later_events(split_events: tuple[Path, Path], tmp_
     # ...yet every feature of every snapshot on or before D is unchanged.
     snapshots = snapshot_frame(first, "intermediate.int_customer_feature_snapshots")
     dates = sorted(pd.to_datetime(snapshots["as_of_date"]).dt.date.unique())
-    # D, D - H, ..., D - 5H (feature_snapshot_count = 6), those on or after the first event date.
-    wanted = [CUTOFF - timedelta(days=k * HORIZON) for k in (5, 4, 3, 2, 1, 0)]
+    # D and the 5 latest grid dates (every ceil(H / 2) days from Sunday 2000-01-02) whose label
+    # window ends by D (feature_snapshot_count = 6), those on or after the first event date.
+    step = (HORIZON + 1) // 2
+    latest = CUTOFF - timedelta(days=HORIZON)
+    latest -= timedelta(days=(latest - date(2000, 1, 2)).days % step)
+    wanted = sorted([CUTOFF] + [latest - timedelta(days=k * step) for k in range(5)])
     assert dates == [d for d in wanted if d >= date(2019, 10, 1)]
     assert_same_features(
         snapshots, snapshot_frame(second, "intermediate.int_customer_feature_snapshots")
