@@ -1,6 +1,7 @@
 """The ml tables written by `dbt build` (shared `built_warehouse`: 60k rows, 90 days, H = 14).
 
-Snapshots D, D - H, ..., D - 5H; the rolling backtest judges the cutoffs D - 4H .. D - H.
+Snapshots D and five calendar-grid dates before D - H; the rolling backtest judges the latest
+grid dates.
 
 The models' quality on data with a known signal is tested in test_ml_package.py; here: the
 tables' shape and consistency, labels against a pandas recount, and a degenerate horizon that
@@ -270,7 +271,7 @@ def test_labels_match_a_pandas_recount_of_user_days(built_warehouse) -> None:
         assert got.loc[~buyers, "churned"].isna().all()
         assert (got["is_big_spender"] == want["is_big_spender"]).all()
         assert got["is_big_spender"].any()
-    assert observed_dates == 5  # D - 5H .. D - H; D itself has no observed window
+    assert observed_dates == 5  # the five grid dates; D itself has no observed window
 
 
 def test_revenue_at_risk_reconciles_with_the_predictions(built_warehouse) -> None:

@@ -207,8 +207,14 @@ def test_feature_snapshots_cover_the_prediction_issue_dates(
     )
     dates = [r[0] for r in rows]
     d = dates[-1]
-    # D, D - H, ..., D - 5H (feature_snapshot_count = 6) with H = churn_horizon_days = 14.
-    assert [(d - x).days for x in dates] == [70, 56, 42, 28, 14, 0]
+    # D and 5 grid dates (feature_snapshot_count = 6): with H = churn_horizon_days = 14 the grid
+    # steps ceil(H / 2) = 7 days from Sunday 2000-01-02, so they are consecutive Sundays, the
+    # latest one whose label window (g, g + 14] ends by D.
+    grid = dates[:-1]
+    assert len(grid) == 5
+    assert all(g.weekday() == 6 for g in grid)
+    assert [(b - a).days for a, b in zip(grid[:-1], grid[1:], strict=True)] == [7, 7, 7, 7]
+    assert 14 <= (d - grid[-1]).days < 21
     counts = [r[1] for r in rows]
     assert counts == sorted(counts), "users seen by an earlier date are a subset of later ones"
 
