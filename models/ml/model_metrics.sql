@@ -43,6 +43,7 @@ select
     cast('cutoff' as {{ dbt.type_string() }}) as statistic,
     cast(1 as {{ dbt.type_bigint() }}) as cutoffs
 from per_cutoff
+{%- for statistic in ['mean', 'std'] %}
 union all
 select
     target,
@@ -50,20 +51,9 @@ select
     is_baseline,
     evaluation,
     metric,
-    mean_value as value,
+    {{ statistic }}_value as value,
     cast(null as date) as cutoff_date,
-    cast('mean' as {{ dbt.type_string() }}) as statistic,
+    cast('{{ statistic }}' as {{ dbt.type_string() }}) as statistic,
     cast(cutoffs as {{ dbt.type_bigint() }}) as cutoffs
 from summaries
-union all
-select
-    target,
-    model,
-    is_baseline,
-    evaluation,
-    metric,
-    std_value as value,
-    cast(null as date) as cutoff_date,
-    cast('std' as {{ dbt.type_string() }}) as statistic,
-    cast(cutoffs as {{ dbt.type_bigint() }}) as cutoffs
-from summaries
+{%- endfor %}
