@@ -23,20 +23,18 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 from collections.abc import Mapping
 
 import duckdb
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
-from threadpoolctl import threadpool_limits
 
 from ml.clv import BGNBD_INPUTS, CLV_FIGURES, FitFailed, fit_clv, score_clv
 from ml.config import MLConfig
 from ml.data import SnapshotSource, buyers, label_dates, last_label_date
 from ml.plan import DegenerateData, plan_backtest
-from ml.records import BACKTEST, CutoffRecord, Metric, TargetRun, to_long_relation
+from ml.records import BACKTEST, CutoffRecord, Metric, TargetRun, guarded_run, to_long_relation
 
 TARGET = "clv"
 MODEL = "bg_nbd_gamma_gamma"
@@ -171,17 +169,7 @@ def _run(run: TargetRun, source: SnapshotSource, config: MLConfig) -> None:
 def run_clv(source: SnapshotSource, config: MLConfig) -> TargetRun:
     """The whole CLV run; degenerate data or a failed fit give a skipped run with its reason."""
     run = TargetRun(target=TARGET, details={"horizon_days": config.horizon_days})
-    started = time.perf_counter()
-    try:
-        with threadpool_limits(limits=config.threads):
-            _run(run, source, config)
-    except DegenerateData as err:
-        run.status, run.reason = "skipped", str(err)
-        run.clear_results()
-        print(f"ml: {TARGET} model skipped: {err}", file=sys.stderr)
-    run.details.update(status=run.status, reason=run.reason)
-    run.details["seconds"] = round(time.perf_counter() - started, 3)
-    return run
+    return guarded_run(run, config.threads, lambda: _run(run, source, config))
 
 
 def dbt_model(

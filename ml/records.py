@@ -9,12 +9,18 @@ feature_importance, backtest_cutoffs, churn_segment_backtest, model_runs).
 from __future__ import annotations
 
 import datetime as dt
+import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import duckdb
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from ml.plan import DegenerateData
 
 BACKTEST = "backtest"
 BACKTEST_CALIBRATED = "backtest_calibrated"
@@ -274,3 +280,22 @@ def _sql_string(value: str) -> str:
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def guarded_run(run: TargetRun, threads: int, body: Callable[[], None]) -> TargetRun:
+    """Run body (which fills run) with at most `threads` BLAS/OpenMP threads; degenerate data
+    (ml.plan.DegenerateData) gives a skipped run with its reason instead of an error.
+
+    Two dbt threads train two targets at once: one BLAS/OpenMP thread each keeps the cores from
+    being oversubscribed (OpenMP spin-waits made that 10x slower on 2 busy cores)."""
+    started = time.perf_counter()
+    try:
+        with threadpool_limits(limits=threads):
+            body()
+    except DegenerateData as err:
+        run.status, run.reason = "skipped", str(err)
+        run.clear_results()
+        print(f"ml: {run.target} model skipped: {err}", file=sys.stderr)
+    run.details.update(status=run.status, reason=run.reason)
+    run.details["seconds"] = round(time.perf_counter() - started, 3)
+    return run

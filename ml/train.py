@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -31,7 +30,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
-from threadpoolctl import threadpool_limits
 
 from ml.baselines import BASELINES, fit_baselines
 from ml.calibration import (
@@ -71,6 +69,7 @@ from ml.records import (
     Metric,
     Reliability,
     TargetRun,
+    guarded_run,
     to_long_relation,
 )
 from ml.sampling import balanced_sample, case_control_sample, stratified_sample
@@ -627,19 +626,7 @@ def run_target(source: SnapshotSource, target: str, config: MLConfig) -> TargetR
     """The whole run for one target; degenerate data gives a skipped run with its reason."""
     spec = TARGETS[target]
     run = TargetRun(target=target, details={"horizon_days": config.horizon_days})
-    started = time.perf_counter()
-    try:
-        # Two dbt threads train two targets at once: one BLAS/OpenMP thread each keeps the cores
-        # from being oversubscribed (OpenMP spin-waits made that 10x slower on 2 busy cores).
-        with threadpool_limits(limits=config.threads):
-            _run(run, spec, source, config)
-    except DegenerateData as err:
-        run.status, run.reason = "skipped", str(err)
-        run.clear_results()
-        print(f"ml: {target} model skipped: {err}", file=sys.stderr)
-    run.details.update(status=run.status, reason=run.reason)
-    run.details["seconds"] = round(time.perf_counter() - started, 3)
-    return run
+    return guarded_run(run, config.threads, lambda: _run(run, spec, source, config))
 
 
 def dbt_model(
