@@ -28,7 +28,8 @@
         'runner_up_model': 'text', 'runner_up_roc_auc': 'float', 'champion_margin_roc_auc': 'float',
         'best_baseline_model': 'text', 'best_baseline_roc_auc': 'float',
         'champion_margin_over_baseline_roc_auc': 'float',
-        'calibration_method': 'text', 'calibration_rows': 'integer', 'parameters': 'text',
+        'calibration_method': 'text', 'calibration_rows': 'integer',
+        'trained_through': 'date', 'training_reused': 'boolean', 'parameters': 'text',
         'seconds': 'float'
     }) }}
 {%- endmacro %}

@@ -24,6 +24,11 @@ class MLConfig:
     train_snapshots: int = 3
     # Days of data a snapshot needs up to its date to be trained on (ml.plan).
     min_history_days: int = 28
+    # ML on a schedule: the models are trained with the labels observed by the latest date of a
+    # calendar grid (every retrain_every_days days from Sunday 2000-01-02) on or before D, so the
+    # training only changes when the grid moves; other builds reuse the fitted models (ml.store)
+    # and only score D. 1 = retrain with every new day.
+    retrain_every_days: int = 7
     # How the champion's scores become probabilities, fitted on out-of-time backtest scores.
     calibration_method: str = "platt"
     # Customer lifetime value: the horizon of `clv` and its annual discount rate.
@@ -81,7 +86,13 @@ class MLConfig:
         for name in ("train_sample_rows", "eval_sample_rows", "importance_sample_rows"):
             if getattr(self, name) < 100:
                 raise ValueError(f"{name} must be >= 100, got {getattr(self, name)}")
-        for name in ("majority_ratio", "backtest_cutoffs", "train_snapshots", "threads"):
+        for name in (
+            "majority_ratio",
+            "backtest_cutoffs",
+            "train_snapshots",
+            "threads",
+            "retrain_every_days",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.chunk_rows < 1_000:

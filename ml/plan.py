@@ -14,6 +14,11 @@ D - k x H arithmetic. With D the prediction date and H the horizon:
   cutoff without one is skipped, with the reason ("not enough history");
 - the *production* model is trained on the latest `train_snapshots` labelled snapshots (every
   label observed by D) and scores the snapshot D.
+
+ML on a schedule: with `trained_through` E (the latest date of the retraining grid on or before D,
+`training_date`), "labelled" means labelled by E instead of D. The whole backtest and the
+production fit then depend on E, not on D, so the builds of the days between two grid dates reuse
+one fitted model and only score their own D (ml.store).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ class Cutoff:
 class BacktestPlan:
     horizon_days: int
     score: dt.date  # D
+    trained_through: dt.date  # E: labels observed up to this date are learnt from and judged on
     labelled: tuple[dt.date, ...]
     cutoffs: tuple[Cutoff, ...]  # oldest first, skipped ones included
     production_dates: tuple[dt.date, ...]
@@ -51,6 +57,16 @@ class BacktestPlan:
     @property
     def usable_cutoffs(self) -> tuple[Cutoff, ...]:
         return tuple(c for c in self.cutoffs if c.usable)
+
+
+# The anchor of every calendar grid of the project (macros/feature_dates.sql): a Sunday.
+GRID_ANCHOR = dt.date(2000, 1, 2)
+
+
+def training_date(observed: dt.date, every_days: int) -> dt.date:
+    """E: the latest date of the retraining grid (every `every_days` days from GRID_ANCHOR) on
+    or before `observed`; `observed` itself when every_days is 1."""
+    return observed - dt.timedelta(days=(observed - GRID_ANCHOR).days % every_days)
 
 
 def label_end(as_of: dt.date, horizon_days: int) -> dt.date:
@@ -69,6 +85,7 @@ def plan_backtest(
     first_event_date: dt.date | None = None,
     min_history_days: int = 0,
     needs_training: bool = True,
+    retrain_every_days: int = 1,
 ) -> BacktestPlan:
     """The rolling-origin plan (module docstring). Raises DegenerateData when nothing can be
     judged: no snapshot, D not a snapshot, no labelled snapshot, or no usable cutoff.
@@ -77,6 +94,8 @@ def plan_backtest(
     `min_history_days`: days of data a training snapshot needs up to its date.
     `needs_training=False` (the CLV model, fitted on each cutoff's own history): every candidate
     cutoff is usable and the training snapshots are left empty.
+    `retrain_every_days`: the step of the retraining grid; labels count as observed only up to
+    its latest date on or before D and the last event date (`trained_through`).
     """
     snapshots = sorted(set(dates))
     if not snapshots:
@@ -87,7 +106,8 @@ def plan_backtest(
         raise DegenerateData(
             f"the prediction date {score} is not a snapshot of the feature table ({listed})"
         )
-    observed_until = score if last_event_date is None else min(score, last_event_date)
+    observed = score if last_event_date is None else min(score, last_event_date)
+    observed_until = training_date(observed, retrain_every_days)
     labelled = tuple(t for t in snapshots if label_end(t, horizon_days) <= observed_until)
     if not labelled:
         raise DegenerateData(
@@ -116,6 +136,7 @@ def plan_backtest(
     plan = BacktestPlan(
         horizon_days=horizon_days,
         score=score,
+        trained_through=observed_until,
         labelled=labelled,
         cutoffs=tuple(cutoffs),
         production_dates=trainable[-train_snapshots:] if needs_training else (),

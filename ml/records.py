@@ -76,6 +76,8 @@ RUN_ATTRIBUTES = (
     "champion_margin_over_baseline_roc_auc",
     "calibration_method",
     "calibration_rows",
+    "trained_through",
+    "training_reused",
     "parameters",
     "seconds",
 )
@@ -143,10 +145,13 @@ class TargetRun:
     cutoffs: list[CutoffRecord] = field(default_factory=list)
     segments: list[SegmentFigure] = field(default_factory=list)
     details: dict[str, object] = field(default_factory=dict)
+    # (name, text) rows of record_type 'state': fitted models a later build may reuse (ml.store).
+    state: list[tuple[str, str]] = field(default_factory=list)
 
     def clear_results(self) -> None:
         """A skipped run keeps its cutoff records (why each was skipped) and nothing else."""
         self.metrics, self.calibration, self.importance, self.segments = [], [], [], []
+        self.state = []
         self.predictions = empty_predictions()
         self.prediction_names = {"probability": None}
 
@@ -224,9 +229,19 @@ def to_long_table(run: TargetRun) -> pd.DataFrame:
             "text": [v if isinstance(v, str) else None for _, v in details],
         }
     )
+    state = pd.DataFrame(run.state, columns=["name", "text"]).assign(record_type="state")
     parts = [
         p
-        for p in (*predictions, metrics, importance, calibration, cutoffs, segments, attributes)
+        for p in (
+            *predictions,
+            metrics,
+            importance,
+            calibration,
+            cutoffs,
+            segments,
+            attributes,
+            state,
+        )
         if len(p)
     ]
     table = pd.concat(parts, ignore_index=True).reindex(columns=list(LONG_COLUMNS))

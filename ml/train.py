@@ -21,6 +21,7 @@ with the reason and no predictions, never as a traceback.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import sys
 from collections.abc import Callable, Mapping
@@ -74,6 +75,7 @@ from ml.records import (
 )
 from ml.sampling import balanced_sample, case_control_sample, stratified_sample
 from ml.segments import record_segments
+from ml.store import FittedState, load_state, state_rows, training_key
 
 Scorer = Callable[[pd.DataFrame], np.ndarray]
 
@@ -515,18 +517,17 @@ def record_importance(
         )
 
 
-def score_production(
+def fit_production(
     run: TargetRun,
     spec: TargetSpec,
     source: SnapshotSource,
-    columns: list[str],
     plan: BacktestPlan,
     store: TrainingStore,
     champion: Champion,
-    calibrator: Calibrator,
     config: MLConfig,
-) -> None:
-    """Refit the champion on the latest labelled snapshots and score everyone at D, calibrated."""
+) -> Pipeline | None:
+    """Refit the champion on the latest labelled snapshots stacked: its pipeline, or None when
+    a baseline or challenger won (refitted where it scores, see score_at_d)."""
     sample, train = store.stack(plan.production_dates)
     run.details.update(
         train_snapshot_dates=describe_dates(plan.production_dates),
@@ -535,14 +536,27 @@ def score_production(
     )
     if champion.model in MODEL_KINDS:
         run.details["train_rows"] = len(sample.label)
-        pipeline = fit_models((champion.model,), sample, config.seed)[champion.model]
-        del sample
+        return fit_models((champion.model,), sample, config.seed)[champion.model]
+    run.details["train_rows"] = len(population(source, spec, plan.production_dates[-1]))
+    return None
+
+
+def score_at_d(
+    run: TargetRun,
+    spec: TargetSpec,
+    source: SnapshotSource,
+    columns: list[str],
+    plan: BacktestPlan,
+    state: FittedState,
+    config: MLConfig,
+) -> None:
+    """Score everyone of the population at D with the (stored or fresh) champion, calibrated."""
+    champion = state.champion
+    if state.pipeline is not None:
         user_ids = population_ids(source, spec, plan.score)
-        raw = score_users(source, columns, plan.score, user_ids, pipeline, config.chunk_rows)
+        raw = score_users(source, columns, plan.score, user_ids, state.pipeline, config.chunk_rows)
     else:
-        del sample
         latest = population(source, spec, plan.production_dates[-1])
-        run.details["train_rows"] = len(latest)
         baselines, challengers = fit_scorers(spec, latest, config.horizon_days)
         del latest
         scorers = {**baselines, **challengers}
@@ -555,30 +569,21 @@ def score_production(
             raise DegenerateData(f"the champion {champion.model} could not score D: {err}") from err
         user_ids = scored["user_id"].to_numpy(dtype=np.int64)
     run.predictions = pd.DataFrame(
-        {"user_id": user_ids, "as_of_date": plan.score, "probability": calibrator(raw)}
+        {"user_id": user_ids, "as_of_date": plan.score, "probability": state.calibrator(raw)}
     )
     run.details["scored_rows"] = len(run.predictions)
 
 
-def _run(run: TargetRun, spec: TargetSpec, source: SnapshotSource, config: MLConfig) -> None:
-    # D: the prediction_date var, else the last clean event date (as the feature table does).
-    last = last_label_date(source)
-    plan = plan_backtest(
-        snapshot_dates(source),
-        config.horizon_days,
-        config.prediction_date or last,
-        last,
-        config.backtest_cutoffs,
-        config.train_snapshots,
-        first_event_date=first_event_date(source),
-        min_history_days=config.min_history_days,
-    )
-    run.details["prediction_as_of_date"] = str(plan.score)
-    columns = feature_columns(source)
-    if not columns:
-        raise DegenerateData("the feature table has no numeric feature column")
-    run.details["feature_count"] = len(columns)
-
+def train(
+    run: TargetRun,
+    spec: TargetSpec,
+    source: SnapshotSource,
+    columns: list[str],
+    plan: BacktestPlan,
+    key: str,
+    config: MLConfig,
+) -> FittedState:
+    """The backtest, champion, calibration and production refit: everything but scoring D."""
     store = TrainingStore(source, spec, columns, config)
     results: list[CutoffResult] = []
     for cutoff in plan.cutoffs:
@@ -617,16 +622,74 @@ def _run(run: TargetRun, spec: TargetSpec, source: SnapshotSource, config: MLCon
     record_importance(run, results[-1], columns, config)
     for result in results:
         result.pipelines, result.importance_features = {}, result.importance_features[:0]
-    score_production(run, spec, source, columns, plan, store, champion, calibrator, config)
+    pipeline = fit_production(run, spec, source, plan, store, champion, config)
     if spec.name == "churn":
         record_segments(run, [(r.cutoff.date, r.judged) for r in results], calibrated, config)
+    return FittedState(key, copy.deepcopy(run), champion, calibrator, pipeline)
 
 
-def run_target(source: SnapshotSource, target: str, config: MLConfig) -> TargetRun:
-    """The whole run for one target; degenerate data gives a skipped run with its reason."""
+def reuse(run: TargetRun, state: FittedState) -> None:
+    """Fill `run` with the records of the run that fitted `state` (a previous build)."""
+    stored = state.run
+    run.model, run.metrics, run.calibration = stored.model, stored.metrics, stored.calibration
+    run.importance, run.cutoffs, run.segments = stored.importance, stored.cutoffs, stored.segments
+    run.details.update(
+        {k: v for k, v in stored.details.items() if k not in ("prediction_as_of_date", "seconds")}
+    )
+
+
+def _run(
+    run: TargetRun,
+    spec: TargetSpec,
+    source: SnapshotSource,
+    config: MLConfig,
+    previous: str | None,
+) -> None:
+    # D: the prediction_date var, else the last clean event date (as the feature table does).
+    last = last_label_date(source)
+    plan = plan_backtest(
+        snapshot_dates(source),
+        config.horizon_days,
+        config.prediction_date or last,
+        last,
+        config.backtest_cutoffs,
+        config.train_snapshots,
+        first_event_date=first_event_date(source),
+        min_history_days=config.min_history_days,
+        retrain_every_days=config.retrain_every_days,
+    )
+    run.details["prediction_as_of_date"] = str(plan.score)
+    run.details["trained_through"] = str(plan.trained_through)
+    columns = feature_columns(source)
+    if not columns:
+        raise DegenerateData("the feature table has no numeric feature column")
+    run.details["feature_count"] = len(columns)
+    key = training_key(source, spec, config, plan)
+    state = load_state(source.con, previous, spec.name, key)
+    reused = state is not None
+    if state is None:
+        state = train(run, spec, source, columns, plan, key, config)
+    else:
+        reuse(run, state)
+        print(
+            f"ml: {spec.name}: nothing it was trained on changed (labels through "
+            f"{plan.trained_through}): reusing the stored {state.champion.model}",
+            file=sys.stderr,
+        )
+    run.details["training_reused"] = int(reused)
+    score_at_d(run, spec, source, columns, plan, state, config)
+    run.state = state_rows(state)
+
+
+def run_target(
+    source: SnapshotSource, target: str, config: MLConfig, previous: str | None = None
+) -> TargetRun:
+    """The whole run for one target; degenerate data gives a skipped run with its reason.
+    `previous`: the table of the previous build's run, whose stored models are reused when
+    nothing they were fitted on changed (ml.store); None always trains."""
     spec = TARGETS[target]
     run = TargetRun(target=target, details={"horizon_days": config.horizon_days})
-    return guarded_run(run, config.threads, lambda: _run(run, spec, source, config))
+    return guarded_run(run, config.threads, lambda: _run(run, spec, source, config, previous))
 
 
 def dbt_model(
@@ -635,8 +698,12 @@ def dbt_model(
     features: duckdb.DuckDBPyRelation,
     labels: duckdb.DuckDBPyRelation,
     settings: Mapping[str, object],
+    previous: str | None = None,
 ) -> duckdb.DuckDBPyRelation:
     """Body of the dbt Python models ml_<target>_training.
+
+    `previous`: the model's own table (dbt's `this`) as the previous build left it; its stored
+    models are reused when nothing they were fitted on changed (ml.store).
 
     The model file itself must call dbt.ref() and dbt.config.meta_get("<key>") with literal
     arguments: dbt finds dependencies and the meta keys to pass by parsing the model file, so a
@@ -644,5 +711,5 @@ def dbt_model(
     `session`, which dbt-duckdb materializes with `create table ... as select`.
     """
     source = SnapshotSource.from_relations(session, features, labels)
-    run = run_target(source, target, MLConfig.from_meta(settings.get))
+    run = run_target(source, target, MLConfig.from_meta(settings.get), previous)
     return to_long_relation(session, run)

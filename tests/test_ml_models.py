@@ -13,11 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import query, query_df, run_dbt
+from ml.plan import training_date
+from tests.conftest import SMALL_VARS, query, query_df, run_dbt
 
 HORIZON = 14
 MODELS = {
@@ -63,32 +65,38 @@ def prediction_date(built_warehouse) -> dt.date:
     return last
 
 
-def labelled_snapshot_dates(built_warehouse, prediction_date) -> list[pd.Timestamp]:
-    """The stored snapshot dates whose label window (T, T + H] ends by D, ascending."""
+def labelled_snapshot_dates(built_warehouse, observed_by: dt.date) -> list[pd.Timestamp]:
+    """The stored snapshot dates whose label window (T, T + H] ends by `observed_by`, ascending."""
     dates = query_df(
         built_warehouse.path,
         "select distinct as_of_date from intermediate.int_customer_feature_snapshots order by 1",
     )["as_of_date"]
-    d, h = pd.Timestamp(prediction_date), pd.Timedelta(days=HORIZON)
+    d, h = pd.Timestamp(observed_by), pd.Timedelta(days=HORIZON)
     return [pd.Timestamp(t) for t in dates if pd.Timestamp(t) + h <= d]
 
 
 def test_every_run_completed_on_the_rolling_cutoffs(built_warehouse, runs, prediction_date) -> None:
     assert set(runs.index) == {*MODELS, "clv"}
     d = pd.Timestamp(prediction_date)
-    labelled = labelled_snapshot_dates(built_warehouse, prediction_date)
+    # The classifiers learn from the labels observed by E, the latest date of the weekly
+    # retraining grid on or before D (ml.plan.training_date); the CLV model by D itself.
+    trained_through = training_date(prediction_date, 7)
     for target, run in runs.iterrows():
         assert run["status"] == "ok", (target, run["reason"])
         assert run["horizon_days"] == HORIZON
         assert pd.Timestamp(run["prediction_as_of_date"]) == d
-        # The latest cutoff is the latest snapshot whose label window D has observed.
+        observed_by = prediction_date if target == "clv" else trained_through
+        labelled = labelled_snapshot_dates(built_warehouse, observed_by)
+        # The latest cutoff is the latest snapshot whose label window is observed.
         assert pd.Timestamp(run["last_cutoff_date"]) == labelled[-1]
         assert run["cutoff_count"] + run["skipped_cutoff_count"] == 4
         # D - 4H has no training snapshot with 28 days of data; on this small data set a
         # cutoff can also have too few big spenders to be judged (skipped, with the reason).
         assert run["cutoff_count"] >= 2
+    labelled = labelled_snapshot_dates(built_warehouse, trained_through)
     for target in MODELS:
         run = runs.loc[target]
+        assert pd.Timestamp(run["trained_through"]) == pd.Timestamp(trained_through)
         # The production model is trained on the latest three labelled snapshots.
         assert run["train_snapshot_dates"] == ", ".join(str(t.date()) for t in labelled[-3:])
         assert run["train_rows"] <= run["train_population"]
@@ -453,3 +461,49 @@ def test_risk_segments_follow_the_documented_rule(built_warehouse) -> None:
     assert 0 <= top["backtest_precision"] <= 1 and top["backtest_cutoffs"] >= 1
     rule = segments[(segments["source"] == "rule")].iloc[0]
     assert rule["users"] == risk["rule_at_risk_high_value"].sum() and not rule["is_active"]
+
+
+def test_a_rebuild_with_nothing_new_reuses_the_models_and_changes_no_table(
+    built_warehouse, tmp_path
+) -> None:
+    """ML on a schedule, end to end: the next build reads the fitted models back from the
+    training tables and scores D with them; every ml table comes out the same."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_warehouse.path, copy)
+    res = run_dbt(
+        ["build", "--select", "ml_churn_training+", "ml_big_spender_training+"]
+        + ["--vars", SMALL_VARS],
+        events_path=built_warehouse.events_glob,
+        warehouse_path=copy,
+        workdir=tmp_path,
+    )
+    assert res.ok, res.output[-5000:]
+    assert "reusing the stored" in res.output
+    reused = query(copy, "select target from ml.model_runs where training_reused order by 1")
+    assert reused == [("big_spender",), ("churn",)]
+    con = duckdb.connect(str(copy), read_only=True)
+    try:
+        con.execute(f"attach '{built_warehouse.path}' as before (read_only)")
+        tables = [
+            "churn_predictions",
+            "big_spender_predictions",
+            "model_metrics",
+            "model_calibration",
+            "feature_importance",
+            "backtest_cutoffs",
+            "churn_segment_backtest",
+        ]
+        for table in tables:
+            for a, b in (
+                (f"ml.{table}", f"before.ml.{table}"),
+                (f"before.ml.{table}", f"ml.{table}"),
+            ):
+                assert con.execute(
+                    f"select count(*) from (from {a} except all from {b})"
+                ).fetchone() == (0,), table
+        runs = "select * exclude (seconds, training_reused) from {}ml.model_runs"
+        assert con.execute(
+            f"select count(*) from ({runs.format('')} except all {runs.format('before.')})"
+        ).fetchone() == (0,)
+    finally:
+        con.close()

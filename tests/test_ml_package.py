@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import duckdb
 import numpy as np
@@ -51,7 +52,7 @@ from ml.evaluate import (
 )
 from ml.lifetime_value import revenue_capture, run_clv
 from ml.pipelines import MeanImputer, input_positions, make_pipeline
-from ml.plan import label_end, plan_backtest
+from ml.plan import label_end, plan_backtest, training_date
 from ml.records import BACKTEST, BACKTEST_CALIBRATED, CutoffRecord, to_long_relation, to_long_table
 from ml.sampling import (
     balanced_sample,
@@ -73,13 +74,20 @@ LAST_DATE = dt.date(2020, 1, 31)
 # Six snapshots H days apart (D - 5H .. D), each with more than H days of history.
 DATES = [LAST_DATE - dt.timedelta(days=HORIZON * k) for k in (5, 4, 3, 2, 1, 0)]
 FIRST_DATE = DATES[0] - dt.timedelta(days=30)
+# retrain_every_days=1: these snapshot dates are not on the weekly retraining grid; the schedule
+# has its own tests below.
 FAST = MLConfig(
     horizon_days=HORIZON,
+    retrain_every_days=1,
     train_sample_rows=3_000,
     importance_sample_rows=600,
     importance_repeats=2,
     chunk_rows=2_048,
 )
+
+
+# The weekly schedule of the warehouse's default (var ml_retrain_every_days).
+WEEKLY = replace(FAST, retrain_every_days=7)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -539,6 +547,7 @@ def test_long_table_types_are_stable(churn_run) -> None:
         "cutoff",
         "segment",
         "run",
+        "state",
     }
     assert str(table["user_id"].dtype) == "Int64"
     assert table.loc[table["record_type"] == "prediction", "value"].between(0, 1).all()
@@ -1075,3 +1084,96 @@ def test_churn_run_judges_the_segments_and_the_rule(churn_run) -> None:
     per_cutoff = users.groupby("cutoff")["value"].sum()
     judged = {r.date: r.figures["evaluation_rows"] for r in churn_run.cutoffs}
     assert all(per_cutoff[c] == judged[c] for c in per_cutoff.index)
+
+
+# ML on a schedule (ml.plan.training_date, ml.store): refit only when the retraining grid moves.
+
+
+def test_training_date_is_the_latest_retraining_grid_date() -> None:
+    friday, sunday = dt.date(2019, 11, 1), dt.date(2019, 10, 27)
+    assert training_date(friday, 7) == sunday
+    assert training_date(sunday, 7) == sunday
+    assert training_date(friday, 1) == friday
+    fortnightly = training_date(friday, 14)
+    assert 0 <= (friday - fortnightly).days < 14 and fortnightly.weekday() == 6
+    plan = plan_backtest(DATES, HORIZON, LAST_DATE, LAST_DATE, 4, 3, retrain_every_days=7)
+    assert plan.trained_through == training_date(LAST_DATE, 7) < LAST_DATE
+    assert all(label_end(t, HORIZON) <= plan.trained_through for t in plan.labelled)
+    # DATES[-2]'s window ends on D itself: labelled by D, not yet by the training date.
+    assert DATES[-2] not in plan.labelled
+    assert DATES[-2] in plan_backtest(DATES, HORIZON, LAST_DATE, LAST_DATE, 4, 3).labelled
+    assert plan.score == LAST_DATE
+
+
+def with_next_day(features: pd.DataFrame, labels: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
+    """The data one day later: a snapshot at D + 1 (D's rows moved a day) and the last event
+    date moved on; every earlier snapshot unchanged."""
+    next_day = LAST_DATE + dt.timedelta(days=1)
+    moved_features = features[features["as_of_date"] == LAST_DATE].assign(as_of_date=next_day)
+    moved_labels = labels[labels["as_of_date"] == LAST_DATE].assign(as_of_date=next_day)
+    return (
+        pd.concat([features, moved_features], ignore_index=True),
+        pd.concat([labels, moved_labels], ignore_index=True).assign(last_event_date=next_day),
+    )
+
+
+def keep_as_previous(source: SnapshotSource, run) -> str:
+    """Store a run's long table the way dbt leaves the model's table for the next build."""
+    source.con.register("previous_df", to_long_table(run))
+    source.con.execute("create or replace table previous_run as select * from previous_df")
+    return "previous_run"
+
+
+def comparable(run) -> pd.DataFrame:
+    """A run's long table without what differs between a reused and a fresh fit by design: the
+    run's seconds and reuse flag, and the pickled state (its copy of the run names its D)."""
+    table = to_long_table(run)
+    bookkeeping = (table["record_type"] == "run") & table["name"].isin(
+        ["seconds", "training_reused"]
+    )
+    pickled = (table["record_type"] == "state") & (table["name"] == "fitted_state")
+    table = table[~bookkeeping & ~pickled].astype({"as_of_date": "str"})
+    return table.sort_values(list(table.columns)).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("target", ["churn", "big_spender"])
+def test_a_new_day_before_the_next_retraining_date_reuses_the_stored_models(
+    snapshots, target
+) -> None:
+    first_source = make_source(*snapshots)
+    first = run_target(first_source, target, WEEKLY)
+    assert first.status == "ok" and first.details["training_reused"] == 0
+    later = with_next_day(*snapshots)
+    assert (
+        str(training_date(LAST_DATE + dt.timedelta(days=1), 7)) == first.details["trained_through"]
+    )
+    source = make_source(*later)
+    reused = run_target(source, target, WEEKLY, keep_as_previous(source, first))
+    fresh = run_target(make_source(*later), target, WEEKLY)
+    assert reused.details["training_reused"] == 1 and fresh.details["training_reused"] == 0
+    assert (reused.predictions["as_of_date"] == LAST_DATE + dt.timedelta(days=1)).all()
+    # The stored models score the new D exactly as a build from scratch would.
+    pd.testing.assert_frame_equal(comparable(reused), comparable(fresh))
+
+
+def test_any_change_to_what_the_models_saw_retrains(snapshots) -> None:
+    source = make_source(*snapshots)
+    first = run_target(source, "churn", WEEKLY)
+    previous = keep_as_previous(source, first)
+    assert run_target(source, "churn", WEEKLY, previous).details["training_reused"] == 1
+    # Another setting, another target's table, or no stored table: fitted afresh.
+    assert (
+        run_target(source, "churn", replace(WEEKLY, seed=7), previous).details["training_reused"]
+        == 0
+    )
+    assert run_target(source, "big_spender", WEEKLY, previous).details["training_reused"] == 0
+    assert run_target(source, "churn", WEEKLY, "no_such_table").details["training_reused"] == 0
+    # One label of a training snapshot corrected (a late file): fitted afresh.
+    trained_on = first.details["train_snapshot_dates"].split(", ")[0]
+    source.con.execute(
+        "update labels set churned = not churned where user_id = ("
+        "  select min(user_id) from labels where in_churn_population and as_of_date = ?"
+        ") and as_of_date = ?",
+        [trained_on, trained_on],
+    )
+    assert run_target(source, "churn", WEEKLY, previous).details["training_reused"] == 0

@@ -22,6 +22,7 @@ def model(dbt, session):
         "backtest_cutoffs": dbt.config.meta_get("backtest_cutoffs"),
         "train_snapshots": dbt.config.meta_get("train_snapshots"),
         "min_history_days": dbt.config.meta_get("min_history_days"),
+        "retrain_every_days": dbt.config.meta_get("retrain_every_days"),
         "calibration_method": dbt.config.meta_get("calibration_method"),
         "clv_horizon_days": dbt.config.meta_get("clv_horizon_days"),
         "clv_annual_discount_rate": dbt.config.meta_get("clv_annual_discount_rate"),
@@ -32,4 +33,5 @@ def model(dbt, session):
     }
     features = dbt.ref("int_customer_feature_snapshots")
     labels = dbt.ref("ml_snapshot_labels")
-    return dbt_model(session, "big_spender", features, labels, settings)
+    # The previous build's table: its fitted models are reused while nothing they saw changed.
+    return dbt_model(session, "big_spender", features, labels, settings, str(dbt.this))
