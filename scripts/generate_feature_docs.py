@@ -147,7 +147,13 @@ def snapshots_model(catalog: dict[str, Any]) -> dict[str, Any]:
             " (see macros/incremental.sql).",
         ),
     ]
-    unique = {"unique_combination": {"arguments": {"columns": ["user_id", "as_of_date"]}}}
+    # Incremental by as-of date: a run's rows never share a date with stored ones (the
+    # unique_combination macro explains latest_load_only).
+    unique = {
+        "unique_combination": {
+            "arguments": {"columns": ["user_id", "as_of_date"], "latest_load_only": True}
+        }
+    }
     return {
         "name": "int_customer_feature_snapshots",
         "description": SNAPSHOTS_DESCRIPTION,
