@@ -10,6 +10,8 @@
     dates keep their counts. new_vs_returning reads the user's earlier sessions: a session turns
     from new to returning only when an earlier session of the user appears, which is then on a
     recomputed date, and so is every later session of that user it can affect.
+    Stored dates keep the session depth buckets (var driver_depth_bucket_views) and price bands
+    (seed price_bands) they were computed with: after changing either, --full-refresh this model.
 -#}
 {{ config(
     materialized='incremental',
