@@ -156,9 +156,17 @@ def table_differences(warehouses: dict[str, Path]) -> dict[str, str]:
 
 def test_three_increments_equal_full_refresh(warehouses):
     differences = table_differences(warehouses)
-    assert {"marts.customer_value", "marts.funnel_summary", "staging.stg_events"} <= set(
-        differences
-    )
+    assert {
+        "marts.customer_value",
+        "marts.funnel_summary",
+        "staging.stg_events",
+        # The marts summed from stored partial counts, and those counts.
+        "marts.funnel_paths",
+        "marts.conversion_drivers",
+        "intermediate.int_funnel_path_step_days",
+        "intermediate.int_funnel_path_drop_off_users",
+        "intermediate.int_conversion_driver_days",
+    } <= set(differences)
     assert len(differences) >= 25
     differing = {table: error for table, error in differences.items() if error}
     assert not differing
@@ -180,7 +188,8 @@ def test_incremental_tables_carry_their_load(warehouses):
 
 def test_grid_snapshots_are_kept_and_stored_state_is_incremental(warehouses):
     # A past (grid) feature snapshot is computed once and kept by later builds, while the
-    # prediction date's snapshot is recomputed; the funnel states keep untouched sessions too.
+    # prediction date's snapshot is recomputed; the funnel states keep untouched sessions too, and
+    # the stored mart counts their untouched dates and users.
     snapshots = query(
         warehouses["incremental"],
         "select as_of_date, min(loaded_at) = max(loaded_at) as one_load, max(loaded_at) "
@@ -191,7 +200,13 @@ def test_grid_snapshots_are_kept_and_stored_state_is_incremental(warehouses):
     kept = [as_of for as_of, _, loaded in snapshots if loaded < latest]
     assert kept, f"every snapshot was recomputed by the last build: {snapshots}"
     assert snapshots[-1][2] == latest  # D moves with every build
-    for table in ("int_funnel_session_stages", "int_funnel_user_stages"):
+    for table in (
+        "int_funnel_session_stages",
+        "int_funnel_user_stages",
+        "int_funnel_path_step_days",
+        "int_funnel_path_drop_off_users",
+        "int_conversion_driver_days",
+    ):
         loads = query(
             warehouses["incremental"],
             f"select count(distinct loaded_at) from intermediate.{table}",

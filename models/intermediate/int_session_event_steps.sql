@@ -3,7 +3,8 @@
     time (one lead() window over the session's events; null next_* for the session's last event).
     Events are ordered by time; events in the same second by funnel order (view, cart,
     remove_from_cart, purchase: macro event_types()), then product_id and category_id, so the
-    order, and every row's next step, is the same on every build. funnel_paths aggregates it.
+    order, and every row's next step, is the same on every build. int_funnel_path_step_days and
+    int_funnel_path_drop_off_users aggregate it for funnel_paths.
     Incremental like int_session_hours: sessions with an event in the reprocess window are
     recomputed whole (a next step can cross the window's start; see macros/incremental.sql).
 -#}

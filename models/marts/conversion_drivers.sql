@@ -13,107 +13,25 @@
             items past a view), converted when the product was carted that day;
           cart_to_purchase: a carted session-product of int_session_products, converted when it was
             purchased in the session at or after its first cart.
+
+    The entities are counted per date in int_conversion_driver_days (an entity counts on one date,
+    so the sums are exact) and a new day recomputes only the dates it touches; this model sums them.
 -#}
-{%- set missing = funnel_missing_label() -%}
-{%- set steps = ['view_to_cart', 'cart_to_purchase'] -%}
-{#- Per grain: its properties (name -> value expression over the entity CTE's columns). -#}
-{%- set session_properties = {
-    'hour_of_day': "lpad(cast(cast(extract(hour from session_start) as integer) as " ~ dbt.type_string() ~ "), 2, '0')",
-    'weekday': driver_iso_weekday_label('session_start'),
-    'session_depth': driver_bucket_label('views', 'driver_depth_bucket_views', [0, 1, 3, 7, 15]),
-    'new_vs_returning': "case when session_number = 1 then 'new' else 'returning' end",
-} -%}
-{%- set product_properties = {
-    'top_category': 'coalesce(top_category, ' ~ missing ~ ')',
-    'brand': 'coalesce(brand, ' ~ missing ~ ')',
-    'price_band': "coalesce(band_label, '(unbanded)')",
-} -%}
-{#- (step, entity CTE, entity_grain, properties) in output order. -#}
-{%- set parts = [] -%}
-{%- for step in steps -%}
-    {%- do parts.append((step, 'product_' ~ step, 'user_day_product' if step == 'view_to_cart' else 'session_product', product_properties)) -%}
-    {%- do parts.append((step, 'session_' ~ step, 'session', session_properties)) -%}
-{%- endfor -%}
 {%- set min_entities = var('driver_min_entities', 30) -%}
 {%- set top_n = var('driver_top_n', 5) -%}
 {%- set max_p = var('driver_max_p_value', 0.05) -%}
 
-with sessions as (
+with by_value as (
+    -- The entity counts per property value: the sums of the stored per-date counts.
     select
-        user_id,
-        session_key,
-        session_start,
-        views,
-        first_view_at,
-        first_cart_at,
-        first_purchase_at,
-        row_number() over (partition by user_id order by session_start, session_key) as session_number
-    from {{ ref('int_sessions') }}
-),
-
-session_view_to_cart as (
-    -- Sessions with a view; converted: a cart at or after the first view.
-    select
-        *,
-        coalesce(first_cart_at >= first_view_at, false) as is_converted
-    from sessions
-    where first_view_at is not null
-),
-
-session_cart_to_purchase as (
-    -- Sessions with a cart; converted: a purchase at or after the first cart.
-    select
-        *,
-        coalesce(first_purchase_at >= first_cart_at, false) as is_converted
-    from sessions
-    where first_cart_at is not null
-),
-
-product_view_to_cart as (
-    -- A user's viewed product on a UTC day (the day's rows at several prices merged; the highest
-    -- price, as in int_session_products); converted: carted that day.
-    select
-        day_items.user_id,
-        day_items.event_date,
-        day_items.product_id,
-        min(day_items.top_category) as top_category,
-        min(day_items.brand) as brand,
-        max(day_items.price) as price,
-        sum(day_items.carts) > 0 as is_converted
-    from {{ ref('int_value_user_day_items') }} as day_items
-    group by day_items.user_id, day_items.event_date, day_items.product_id
-    having sum(day_items.views) > 0
-),
-
-product_cart_to_purchase as (
-    -- Carted session-products; converted: purchased in the session at or after the first cart.
-    select
-        *,
-        coalesce(first_purchase_at >= first_cart_at, false) as is_converted
-    from {{ ref('int_session_products') }}
-    where first_cart_at is not null
-),
-
-by_value as (
-    {%- for step, source, grain, properties in parts %}
-    {%- set outer_loop = loop %}
-    {%- for property, value_expr in properties.items() %}
-    select
-        '{{ step }}' as funnel_step,
-        '{{ property }}' as property,
-        {{ value_expr }} as property_value,
-        '{{ grain }}' as entity_grain,
-        count(*) as entities,
-        sum(case when is_converted then 1 else 0 end) as converted
-    from {{ source }} as entity
-    {%- if property == 'price_band' %}
-    left join {{ ref('int_event_price_bands') }} as price_band_lookup
-        on entity.price = price_band_lookup.price
-    {%- endif %}
-    group by {{ value_expr }}
-    {{ 'union all' if not (loop.last and outer_loop.last) }}
-    {%- endfor %}
-    {%- endfor %}
+        funnel_step,
+        property,
+        property_value,
+        entity_grain,
+        sum(entities) as entities,
+        sum(converted) as converted
+    from {{ ref('int_conversion_driver_days') }}
+    group by funnel_step, property, property_value, entity_grain
 ),
 
 with_rest as (
