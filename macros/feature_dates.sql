@@ -161,3 +161,45 @@
     {%- set per_partition = value_var('feature_rows_per_partition', 4000000) | int -%}
     {{ return([1, ((rows * snapshot_count) / per_partition) | round(0, 'ceil') | int] | max) }}
 {%- endmacro %}
+
+
+{% macro snapshot_label_dates_to_build() -%}
+    {#- ml_snapshot_labels, incremental by as-of date: before this run writes, the wanted dates
+        (those of the feature table) that are not stored, whose stored labels are not final (their
+        window was not fully observed), were computed with another churn_horizon_days or
+        big_spender_share, or whose label window (T, T + H] reaches the events loaded since the last
+        run (history and labels both read days up to T + H). Every wanted date on a full build. -#}
+    {%- set wanted = feature_snapshot_dates() -%}
+    {%- if not execute or not is_incremental() -%}{{ return(wanted) }}{%- endif -%}
+    {%- set horizon = value_var('churn_horizon_days', 28) | int -%}
+    {%- set share = value_var('big_spender_share', 0.2) | float -%}
+    {%- set query -%}
+        select
+            cast(as_of_date as varchar) as as_of_date,
+            min(case
+                when label_window_observed and horizon_days = {{ horizon }} and big_spender_share = {{ share }}
+                    then 1 else 0
+            end) as final
+        from {{ this }}
+        group by as_of_date
+    {%- endset -%}
+    {%- set stored = {} -%}
+    {%- for row in run_query(query).rows -%}{%- do stored.update({row[0]: row[1] == 1}) -%}{%- endfor -%}
+    {%- set window_start = event_window_start('as_of_date') -%}
+    {%- set build = [] -%}
+    {%- for d in wanted -%}
+        {%- set window_end = (modules.datetime.date.fromisoformat(d) + modules.datetime.timedelta(days=horizon)) | string -%}
+        {%- if d not in stored or not stored[d] or (window_start is not none and window_start <= window_end) -%}
+            {%- do build.append(d) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(build) }}
+{%- endmacro %}
+
+
+{% macro snapshot_label_delete_stale() -%}
+    {#- Pre-hook of ml_snapshot_labels: drop the dates no longer wanted and those about to be rebuilt. -#}
+    {%- if not is_incremental() -%}{{ return('') }}{%- endif -%}
+    {%- set keep = feature_snapshot_dates() | reject('in', snapshot_label_dates_to_build()) | list -%}
+    delete from {{ this }} where not {{ in_list("cast(as_of_date as varchar)", keep) }}
+{%- endmacro %}

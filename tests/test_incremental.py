@@ -6,7 +6,8 @@ what incremental loading gets wrong most easily:
   a session loaded by an earlier build;
 - an exact copy of a line loaded by an earlier build (a duplicate across builds);
 - a session-less event that bridges two gap sessions loaded earlier, merging them into one.
-The ML models are left out (`--exclude path:models/ml+`): they only read the marts compared here.
+The ML trainings are left out (they only read tables compared here; tests/test_ml_models.py
+covers reusing their fitted models); their labels table, incremental by as-of date, is compared.
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ LATE_LINES = [
     FIRST_GAP_SESSION_LINES[0],
     line("09:05:00", "purchase", 1002, "50.00", LATE_USER, "late-sess"),
 ]
-BUILD = ["build", "--exclude", "path:models/ml+", "--vars", SMALL_VARS]
-SCHEMAS = ("staging", "intermediate", "marts")
+ML_TRAININGS = ["ml_churn_training+", "ml_big_spender_training+", "ml_clv_training+"]
+BUILD = ["build", "--exclude", *ML_TRAININGS, "--vars", SMALL_VARS]
+SCHEMAS = ("staging", "intermediate", "marts", "ml")
 BOOKKEEPING_COLUMNS = {"loaded_at"}
 
 
@@ -166,6 +168,8 @@ def test_three_increments_equal_full_refresh(warehouses):
         "intermediate.int_funnel_path_step_days",
         "intermediate.int_funnel_path_drop_off_users",
         "intermediate.int_conversion_driver_days",
+        # The ML labels, stored per as-of date.
+        "ml.ml_snapshot_labels",
     } <= set(differences)
     assert len(differences) >= 25
     differing = {table: error for table, error in differences.items() if error}
@@ -184,6 +188,21 @@ def test_incremental_tables_carry_their_load(warehouses):
         "select count(distinct loaded_at) from staging.stg_events where event_date = '2019-10-01'",
     )[0][0]
     assert first_day == 1
+
+
+def test_final_labels_are_kept_and_open_windows_recomputed(warehouses):
+    # A snapshot whose label window was observed and untouched by later loads keeps its first
+    # computation; D's (window still open) is recomputed by every build.
+    labels = query(
+        warehouses["incremental"],
+        "select as_of_date, bool_and(label_window_observed), count(distinct loaded_at), "
+        "max(loaded_at) from ml.ml_snapshot_labels group by as_of_date order by as_of_date",
+    )
+    latest = max(loaded for *_, loaded in labels)
+    assert all(loads == 1 for _, _, loads, _ in labels)
+    assert [final for _, final, _, loaded in labels if loaded < latest]
+    assert all(final for _, final, _, loaded in labels if loaded < latest)
+    assert labels[-1][3] == latest and not labels[-1][1]  # D
 
 
 def test_grid_snapshots_are_kept_and_stored_state_is_incremental(warehouses):

@@ -5,7 +5,19 @@
     aligned whatever vars chose them. History columns use days on or before T; label columns use days in (T, T + H]
     only, and are null when that window is not fully observed (T + H after the last event date).
     Built from int_user_days (one row per user and day), never the raw events.
+
+    Incremental by as-of date (snapshot_label_dates_to_build): a stored date stays while its labels
+    are final (window observed, same horizon and big-spender share) and no newly loaded event falls
+    on or before T + H; a new day recomputes D and the grid dates whose window is still open.
+    last_event_date is capped at T + H, so a final row reads the same whenever it was computed.
 -#}
+-- depends_on: {{ ref('stg_events') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='fail',
+    pre_hook="{{ snapshot_label_delete_stale() }}"
+) }}
 {%- set horizon = var('churn_horizon_days', 28) | int -%}
 {%- set share = var('big_spender_share', 0.2) | float -%}
 {%- set before = 'd.event_date <= snapshots.as_of_date' -%}
@@ -13,6 +25,9 @@
 with snapshots as (
     select distinct as_of_date
     from {{ ref('int_customer_feature_snapshots') }}
+    {%- if is_incremental() %}
+    where {{ in_list("cast(as_of_date as varchar)", snapshot_label_dates_to_build()) }}
+    {%- endif %}
 ),
 
 last_event as (
@@ -44,7 +59,12 @@ observed as (
     select
         user_snapshots.*,
         cast({{ dbt.dateadd('day', horizon, 'user_snapshots.as_of_date') }} as date) as label_window_end,
-        last_event.last_event_date,
+        -- Capped at the window end: what the labels saw, the same in every later build once final.
+        case
+            when {{ dbt.dateadd('day', horizon, 'user_snapshots.as_of_date') }} < last_event.last_event_date
+                then cast({{ dbt.dateadd('day', horizon, 'user_snapshots.as_of_date') }} as date)
+            else last_event.last_event_date
+        end as last_event_date,
         {{ dbt.dateadd('day', horizon, 'user_snapshots.as_of_date') }} <= last_event.last_event_date as label_window_observed
     from user_snapshots
     cross join last_event
@@ -88,6 +108,7 @@ select
     observed.user_id,
     observed.as_of_date,
     cast({{ horizon }} as integer) as horizon_days,
+    cast({{ share }} as double) as big_spender_share,
     observed.label_window_end,
     observed.last_event_date,
     observed.label_window_observed,
@@ -114,7 +135,8 @@ select
     case
         when observed.label_window_observed
             then coalesce(observed.future_revenue > 0 and observed.future_revenue >= thresholds.big_spender_threshold, false)
-    end as is_big_spender
+    end as is_big_spender,
+    {{ loaded_at() }} as loaded_at
 from observed
 left join thresholds on observed.as_of_date = thresholds.as_of_date
 left join median_gaps
