@@ -14,7 +14,7 @@ export WAREHOUSE_PATH ?= warehouse.duckdb
 export PUBLISHED_WAREHOUSE_PATH ?= warehouse.published.duckdb
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: install sample build publish export report bench bench-quick test lint format docs clean
+.PHONY: install sample build publish export report bench bench-quick test test-spark lint format docs clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,7 +61,18 @@ report: install
 	$(PY) -m warehouse report
 
 test: install lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not spark"
+
+# Spark (issue 18, staging so far): installs dbt-spark and pyspark into .venv (and Java 17 when
+# missing), then builds staging on DuckDB and on Spark local[2] and compares every relation.
+SPARK_EXTRAS := 'dbt-spark[session]>=1.11,<1.12' 'pyspark==4.3.*'
+$(VENV)/.spark-installed: $(VENV)/.installed
+	command -v java >/dev/null || (apt-get update && apt-get install -y --no-install-recommends openjdk-17-jre-headless)
+	$(PY) -m pip install --quiet -r requirements.txt $(SPARK_EXTRAS)
+	touch $@
+
+test-spark: $(VENV)/.spark-installed
+	SPARK_LOCAL_IP=127.0.0.1 SPARK_MASTER=local[2] $(PY) -m pytest -q -m spark tests/test_spark_parity.py
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -77,4 +88,4 @@ docs: install
 	$(DBT) docs generate
 
 clean:
-	rm -rf target logs duck_tmp exports reports $(WAREHOUSE_PATH) $(WAREHOUSE_PATH).wal $(PUBLISHED_WAREHOUSE_PATH)
+	rm -rf target logs duck_tmp exports reports spark-warehouse $(WAREHOUSE_PATH) $(WAREHOUSE_PATH).wal $(PUBLISHED_WAREHOUSE_PATH)

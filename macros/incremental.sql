@@ -134,3 +134,18 @@
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
+
+
+{% macro raw_rows_storage_config() -%}
+    {#- How stg_raw_events stores its rows (model config): appended per source file on DuckDB
+        (the multi-line post-hook deletes and re-inserts one file's rows); on Spark, partitioned
+        by source_file and written with insert_overwrite, which for new files appends and lets the
+        post-hook replace one file's partition (Parquet tables have no delete). -#}
+    {{ return(adapter.dispatch('raw_rows_storage_config')()) }}
+{%- endmacro %}
+{% macro default__raw_rows_storage_config() -%}
+    {{ return({'incremental_strategy': 'append'}) }}
+{%- endmacro %}
+{% macro spark__raw_rows_storage_config() -%}
+    {{ return({'incremental_strategy': 'insert_overwrite', 'partition_by': ['source_file']}) }}
+{%- endmacro %}

@@ -1,11 +1,32 @@
 {#- Strict typing helpers: try_cast alone accepts '1.5' as 2 and ' 12' as 12. -#}
 {% macro strict_bigint(text_expr) -%}
+    {{ return(adapter.dispatch('strict_bigint')(text_expr)) }}
+{%- endmacro %}
+{% macro default__strict_bigint(text_expr) -%}
     case when regexp_full_match({{ text_expr }}, '-?[0-9]{1,19}') then try_cast({{ text_expr }} as bigint) end
+{%- endmacro %}
+{% macro spark__strict_bigint(text_expr) -%}
+    {#- \z, not $: Java's $ also matches before a final line break. -#}
+    case when {{ text_expr }} rlike '^-?[0-9]{1,19}\\z' then try_cast({{ text_expr }} as bigint) end
 {%- endmacro %}
 
 {% macro rees46_timestamp(text_expr) -%}
     {#- REES46 writes UTC with a literal suffix: '2019-10-01 00:00:04 UTC'. -#}
+    {{ return(adapter.dispatch('rees46_timestamp')(text_expr)) }}
+{%- endmacro %}
+{% macro default__rees46_timestamp(text_expr) -%}
     try_strptime({{ text_expr }}, '%Y-%m-%d %H:%M:%S UTC')
+{%- endmacro %}
+{% macro spark__rees46_timestamp(text_expr) -%}
+    {#- The canonical form first; DuckDB's strptime also reads unpadded fields and runs of
+        whitespace, which the second pattern gives Spark (only for texts the first one rejects). -#}
+    coalesce(
+        try_to_timestamp({{ text_expr }}, 'yyyy-MM-dd HH:mm:ss \'UTC\''),
+        case
+            when {{ text_expr }} rlike '^\\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}\\s+[0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}\\s+UTC\\s*\\z'
+                then try_to_timestamp(regexp_replace(trim({{ text_expr }}), '\\s+', ' '), 'yyyy-M-d H:m:s \'UTC\'')
+        end
+    )
 {%- endmacro %}
 
 
@@ -25,12 +46,25 @@
 {% macro csv_fields(line, quoted_fields) -%}
     {#- The fields of line, unquoted; null when it does not parse. quoted_fields: the column or
         expression holding quoted_csv_fields(line) for lines with a quote, null for the others. -#}
+    {{ return(adapter.dispatch('csv_fields')(line, quoted_fields)) }}
+{%- endmacro %}
+{% macro default__csv_fields(line, quoted_fields) -%}
     case
         when {{ quoted_fields }} is null then string_split({{ line }}, ',')
         when array_to_string({{ quoted_fields }}, ',') = {{ line }}
             then list_transform(
                 {{ quoted_fields }},
                 lambda f: case when starts_with(f, '"') then replace(f[2:-2], '""', '"') else f end
+            )
+    end
+{%- endmacro %}
+{% macro spark__csv_fields(line, quoted_fields) -%}
+    case
+        when {{ quoted_fields }} is null then split({{ line }}, ',', -1)
+        when array_join({{ quoted_fields }}, ',') = {{ line }}
+            then transform(
+                {{ quoted_fields }},
+                f -> case when startswith(f, '"') then replace(substring(f, 2, length(f) - 2), '""', '"') else f end
             )
     end
 {%- endmacro %}
@@ -43,7 +77,7 @@
 {% macro csv_field_text(text_expr) -%}
     {#- A value written as one CSV field: quoted (with "" escapes) only when it must be. -#}
     case
-        when regexp_matches({{ text_expr }}, '[",\r\n]') then '"' || replace({{ text_expr }}, '"', '""') || '"'
+        when {{ text_matches(text_expr, '[",\\r\\n]') }} then '"' || replace({{ text_expr }}, '"', '""') || '"'
         else {{ text_expr }}
     end
 {%- endmacro %}
@@ -86,17 +120,17 @@
             raw_line,
             fields,
             quoted_fields,
-            cast(coalesce(len(fields), 0) as integer) as field_count,
-            {{ rees46_timestamp('fields[1]') }} as event_time,
-            fields[2] as event_type,
-            {{ strict_bigint('fields[3]') }} as product_id,
-            {{ strict_bigint('fields[4]') }} as category_id,
-            nullif(fields[5], '') as category_code,
-            nullif(fields[6], '') as brand,
-            fields[7] as price_text,
-            try_cast(nullif(fields[7], '') as double) as price,
-            {{ strict_bigint('fields[8]') }} as user_id,
-            nullif(fields[9], '') as user_session
+            cast(coalesce({{ list_length('fields') }}, 0) as integer) as field_count,
+            {{ rees46_timestamp(list_item('fields', 1)) }} as event_time,
+            {{ list_item('fields', 2) }} as event_type,
+            {{ strict_bigint(list_item('fields', 3)) }} as product_id,
+            {{ strict_bigint(list_item('fields', 4)) }} as category_id,
+            nullif({{ list_item('fields', 5) }}, '') as category_code,
+            nullif({{ list_item('fields', 6) }}, '') as brand,
+            {{ list_item('fields', 7) }} as price_text,
+            {{ text_to_double("nullif(" ~ list_item('fields', 7) ~ ", '')") }} as price,
+            {{ strict_bigint(list_item('fields', 8)) }} as user_id,
+            nullif({{ list_item('fields', 9) }}, '') as user_session
         from (
             select
                 *,
@@ -116,6 +150,9 @@
 
 {% macro parquet_column_typed(column, type, file_names) -%}
     {#- One Parquet column typed as stg_raw_events wants it, from the type the file stores. -#}
+    {{ return(adapter.dispatch('parquet_column_typed')(column, type, file_names)) }}
+{%- endmacro %}
+{% macro default__parquet_column_typed(column, type, file_names) -%}
     {%- set c = adapter.quote(column) -%}
     {%- set integer_types = ['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT', 'UHUGEINT'] -%}
     {%- set float_types = ['FLOAT', 'DOUBLE'] -%}
@@ -152,6 +189,9 @@
 
 {% macro parquet_column_text(column, type) -%}
     {#- The column as it would be written in a REES46 CSV line ('' for null). -#}
+    {{ return(adapter.dispatch('parquet_column_text')(column, type)) }}
+{%- endmacro %}
+{% macro default__parquet_column_text(column, type) -%}
     {%- set c = adapter.quote(column) -%}
     {%- if column == 'event_time' and type.startswith('TIMESTAMP WITH TIME ZONE') -%}
         coalesce(strftime(timezone('UTC', {{ c }}), '%Y-%m-%d %H:%M:%S UTC'), '')
@@ -201,17 +241,17 @@
     not (checked with cheap string tests on the row's fields, in `fields`).
 -#}
 {% macro canonical_integer_text(text_expr) -%}
-    ({{ text_expr }} = '0' or left(ltrim({{ text_expr }}, '-'), 1) between '1' and '9')
+    ({{ text_expr }} = '0' or left({{ without_leading_minus(text_expr) }}, 1) between '1' and '9')
 {%- endmacro %}
 
 {% macro raw_line_is_renderable(category_id='category_id') -%}
     {#- 'YYYY-MM-DD HH:MM:SS UTC' is 23 characters: a timestamp the lenient parser read from a
         non-padded or spaced text is not. Integers without a leading zero print back the same.
         category_id: the typed fields[4] (typed once, not again here). -#}
-    length(fields[1]) = 23
-    and {{ canonical_integer_text('fields[3]') }}
-    and {{ canonical_integer_text('fields[8]') }}
-    and (fields[4] = '' or ({{ category_id }} is not null and {{ canonical_integer_text('fields[4]') }}))
+    length({{ list_item('fields', 1) }}) = 23
+    and {{ canonical_integer_text(list_item('fields', 3)) }}
+    and {{ canonical_integer_text(list_item('fields', 8)) }}
+    and ({{ list_item('fields', 4) }} = '' or ({{ category_id }} is not null and {{ canonical_integer_text(list_item('fields', 4)) }}))
 {%- endmacro %}
 
 {% macro render_raw_line(relation_alias) -%}
@@ -221,14 +261,14 @@
         {{ r }}raw_line,
         concat_ws(
             ',',
-            strftime({{ r }}event_time, '%Y-%m-%d %H:%M:%S UTC'),
+            {{ format_timestamp(r ~ 'event_time', '%Y-%m-%d %H:%M:%S UTC') }},
             {{ r }}event_type,
-            cast({{ r }}product_id as varchar),
-            coalesce(cast({{ r }}category_id as varchar), ''),
+            cast({{ r }}product_id as {{ text_type() }}),
+            coalesce(cast({{ r }}category_id as {{ text_type() }}), ''),
             coalesce({{ r }}category_code, ''),
             coalesce({{ r }}brand, ''),
             {{ r }}price_text,
-            cast({{ r }}user_id as varchar),
+            cast({{ r }}user_id as {{ text_type() }}),
             coalesce({{ r }}user_session, '')
         )
     )
@@ -256,7 +296,7 @@
         -- back exactly (see render_raw_line); null for every other row.
         case when reason is not null or not renderable then raw_line end as raw_line,
         price_text,
-        hash(raw_line) as line_hash,
+        {{ row_hash('raw_line') }} as line_hash,
         {{ loaded_at() }} as loaded_at
     from (
         select
@@ -268,7 +308,7 @@
                 when coalesce(event_type, '') not in ('view', 'cart', 'remove_from_cart', 'purchase') then 'unknown_event_type'
                 when user_id is null then 'bad_user_id'
                 when product_id is null then 'bad_product_id'
-                when price is null or price < 0 or not isfinite(price) then 'bad_price'
+                when price is null or price < 0 or not {{ is_finite('price') }} then 'bad_price'
             end as reason
         from {{ typed }}
     ) as faults

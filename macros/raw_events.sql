@@ -1,6 +1,7 @@
 {#-
-    Reading raw REES46 files. DuckDB-only syntax (glob, read_csv, read_parquet) lives here so that
-    the models stay portable.
+    Reading raw REES46 files. DuckDB-only syntax (glob, read_csv, read_parquet) lives here, in the
+    default__ macros, so that the models stay portable; macros/spark_raw_events.sql holds the
+    Apache Spark versions (adapter.dispatch).
 
     CSV files are read as whole lines and split in SQL (macros/parsing.sql): the CSV sniffer
     degrades silently on bad rows and a stray quote can swallow the rest of a file, while a line
@@ -18,7 +19,14 @@
 
 {% macro sql_string(value) -%}
     {#- A SQL string literal holding value exactly (quotes doubled). -#}
+    {{ return(adapter.dispatch('sql_string')(value)) }}
+{%- endmacro %}
+{% macro default__sql_string(value) -%}
     '{{ value | string | replace("'", "''") }}'
+{%- endmacro %}
+{% macro spark__sql_string(value) -%}
+    {#- Spark string literals escape with backslashes. -#}
+    '{{ value | string | replace('\\', '\\\\') | replace("'", "\\'") }}'
 {%- endmacro %}
 
 
@@ -90,6 +98,9 @@
     {#- Expands EVENTS_PATH and checks every file before any row is read: a clear message beats a
         crash dump, and nothing is written when the input is bad. Returns the CSV files and, per
         Parquet file, its DuckDB column types (to type each column as it is stored). -#}
+    {{ return(adapter.dispatch('list_raw_event_files')(pattern)) }}
+{%- endmacro %}
+{% macro default__list_raw_event_files(pattern) -%}
     {% if not execute %}{{ return({'csv': [], 'parquet': []}) }}{% endif %}
 
     {% set files = glob_raw_event_files(pattern) %}
@@ -164,6 +175,9 @@
     {#- One row per non-blank line of the CSV files after the header: source_file, raw_line (the
         line's text). Blank lines hold no data and are not rows (a trailing newline, a blank line at
         the end). A record whose quoted field spans lines is put back together in stg_raw_events. -#}
+    {{ return(adapter.dispatch('read_raw_event_lines')(relation)) }}
+{%- endmacro %}
+{% macro default__read_raw_event_lines(relation) -%}
     {% set files = list_raw_event_files(raw_events_pattern(relation)) %}
     {% if files.csv %}
         select
@@ -181,6 +195,9 @@
 {% macro read_raw_event_parquet(relation) -%}
     {#- One row per row of the Parquet files, typed from the column types each file stores (see
         typed_parquet_columns): files with the same column types are read in one scan. -#}
+    {{ return(adapter.dispatch('read_raw_event_parquet')(relation)) }}
+{%- endmacro %}
+{% macro default__read_raw_event_parquet(relation) -%}
     {% set files = list_raw_event_files(raw_events_pattern(relation)) %}
     {% set groups = {} %}
     {% for f in files.parquet %}
@@ -219,6 +236,9 @@
         by line breaks, parse as one row of 9 fields (within max_record_lines lines). Otherwise
         the opening line alone is a malformed_row and the next candidate may open a record: one
         stray quote never swallows the rest of a file. -#}
+    {{ return(adapter.dispatch('join_multiline_csv_records')(max_record_lines)) }}
+{%- endmacro %}
+{% macro default__join_multiline_csv_records(max_record_lines=50) -%}
     {% if not execute %}{{ return('') }}{% endif %}
     {% set files = run_query("select distinct source_file from " ~ this ~ " where reason = 'open_quote' order by 1").columns[0].values() | list %}
     {% for f in files %}

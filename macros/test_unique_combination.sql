@@ -16,6 +16,6 @@ from {{ model }}
 {%- if latest_load_only %}
 where loaded_at = (select max(loaded_at) from {{ model }})
 {%- endif %}
-group by hash({{ columns | join(', ') }})
+group by {{ row_hash(columns | join(', ')) }}
 having count(*) > 1
 {% endtest %}

@@ -40,8 +40,10 @@ def run_dbt(
     warehouse_path: str | Path,
     workdir: Path,
     extra_env: dict[str, str] | None = None,
+    dbt: str = DBT,
 ) -> DbtResult:
-    """Run `dbt <args>` from the project root with its own target, log and temp folders."""
+    """Run `dbt <args>` from the project root with its own target, log and temp folders.
+    dbt: the executable (the Spark parity test passes one whose environment has dbt-spark)."""
     env = {
         **os.environ,
         "EVENTS_PATH": str(events_path),
@@ -52,7 +54,7 @@ def run_dbt(
         **(extra_env or {}),
     }
     cmd = [
-        DBT,
+        dbt,
         *args,
         "--project-dir",
         str(PROJECT_DIR),

@@ -18,14 +18,14 @@ with quarantined as (
             'duplicate_row' as reason,
             {{ render_raw_line('duplicates') }} as raw_line,
             -- DuckDB: one row per quarantined copy.
-            unnest(range(duplicates.quarantined_copies)) as copy_number
+            {{ repeat_rows('duplicates.quarantined_copies') }} as copy_number
         from {{ ref('stg_event_duplicates') }} as duplicates
     ) as copies
 )
 
 select
     {% for column in raw_event_columns() -%}
-    fields[{{ loop.index }}] as {{ column }},
+    {{ list_item('fields', loop.index) }} as {{ column }},
     {% endfor -%}
     raw_line,
     source_file,
@@ -36,7 +36,7 @@ from (
         *,
         coalesce(
             {{ csv_fields('raw_line', quoted_csv_fields('raw_line')) }},
-            string_split(raw_line, ',')
+            {{ split_on_commas('raw_line') }}
         ) as fields
     from quarantined
 ) as split

@@ -87,7 +87,7 @@ events as (
         {%- endfor %}
         top_category,
         'nosession-' || cast(user_id as {{ dbt.type_string() }}) || '-'
-        || strftime(min(event_time) over (partition by user_id, session_number), '%Y%m%d%H%M%S') as session_id
+        || {{ format_timestamp('min(event_time) over (partition by user_id, session_number)', '%Y%m%d%H%M%S') }} as session_id
     from sessionless_numbered
 )
 

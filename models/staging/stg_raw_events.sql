@@ -17,8 +17,9 @@
     and puts their records back together (join_multiline_csv_records).
 -#}
 {{ config(
-    materialized='incremental', on_schema_change='fail', incremental_strategy='append',
-    post_hook="{{ join_multiline_csv_records() }}"
+    materialized='incremental', on_schema_change='fail',
+    post_hook="{{ join_multiline_csv_records() }}",
+    **raw_rows_storage_config()
 ) }}
 
 {% set loaded_files = loaded_raw_event_files(this) if is_incremental() else [] %}
