@@ -191,10 +191,28 @@ def test_target_verdicts() -> None:
     one = fake_size(1_000_000, walls, rss)
     ten = fake_size(10_000_000, {k: v * 5 for k, v in walls.items()}, rss)
     verdicts = {t.text: t.passed for t in targets([one, ten])}
-    assert verdicts["10M: full build (ML and start-up included) <= 4x landing floor"] is False
-    assert verdicts["10M full build <= 11x the 1M one (both minus start-up)"] is True
-    assert verdicts["10M: build without ML peak RSS <= 1/2 of pandas (build / pandas)"] is True
-    assert verdicts["42.4M: full build (ML and start-up included) <= 4x landing floor"] is None
+    speed_10m = "10M: build without ML >= 2x faster than pandas (pandas / build; moonshot 3x)"
+    assert verdicts[speed_10m] is False  # 20 / 30
+    new_day = (
+        "42.4M: one new day (ML and start-up included) <= 1/4 of the full build (moonshot 10%)"
+    )
+    assert verdicts[new_day] is None  # not measured
+    full = fake_size(42_400_000, {k: v * 20 for k, v in walls.items()}, rss)
+    hundred = fake_size(100_000_000, {k: v * 50 for k, v in walls.items()}, rss)
+    verdicts = {t.text: t.passed for t in targets([one, ten, full, hundred])}
+    assert verdicts[new_day] is False  # 12 / 40
+    assert verdicts["42.4M: build without ML peak RSS <= 1/2 of pandas' (build / pandas)"] is True
+    floor = "42.4M: full build (ML and start-up included) <= 6x the landing floor (moonshot 4x)"
+    assert verdicts[floor] is False  # 40 / 2
+    growth = "100M: full build completes under memory_limit 8GB in <= 2.6x the 42.4M time"
+    assert verdicts[growth] is True  # 2.5x
+    fast = {**walls, "incremental": 8, "build_no_ml": 9}
+    verdicts = {t.text: t.passed for t in targets([fake_size(42_400_000, fast, rss)])}
+    assert verdicts[new_day] is True  # 8 / 40
+    assert verdicts[
+        "42.4M: build without ML >= 2x faster than pandas (pandas / build; moonshot 3x)"
+    ]
+    assert verdicts[growth] is None
 
 
 def test_sql_look_alikes() -> None:
