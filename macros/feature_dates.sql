@@ -64,8 +64,8 @@
 {% macro feature_snapshot_dates() -%}
     {#- Sorted 'YYYY-MM-DD' strings; empty when no date is known (no events and no vars):
         D, the feature_snapshot_count - 1 latest grid dates (every feature_snapshot_step_days,
-        default half of H, on a fixed calendar) whose label window is observed by D, and
-        features_as_of. -#}
+        default half of H, on a fixed calendar) whose label window is observed by E (see below),
+        and features_as_of. -#}
     {%- set d = feature_prediction_date() -%}
     {%- set horizon = value_var('churn_horizon_days', 28) | int -%}
     {%- set count = value_var('feature_snapshot_count', 6) | int -%}
@@ -73,9 +73,14 @@
     {%- if horizon < 1 or count < 1 or step < 1 -%}
         {{ exceptions.raise_compiler_error("churn_horizon_days, feature_snapshot_count and feature_snapshot_step_days must be positive integers") }}
     {%- endif -%}
+    {#- The grid dates are those labelled by E, the ML's retraining date (the latest date of the
+        weekly grid of ml_retrain_every_days on or before D, ml/plan.py training_date): the list
+        then changes only when E moves, so the stored models stay valid between (ml/store.py). -#}
+    {%- set every = value_var('ml_retrain_every_days', 7) | int -%}
     {%- set dates = [] -%}
     {%- if d is not none -%}
-        {%- for g in [d] + feature_snapshot_grid_dates(d, horizon, step, count - 1) -%}
+        {%- set e = d - modules.datetime.timedelta(days=(d - modules.datetime.date(2000, 1, 2)).days % every) -%}
+        {%- for g in [d] + feature_snapshot_grid_dates(e, horizon, step, count - 1) -%}
             {%- if g.strftime('%Y-%m-%d') not in dates -%}{%- do dates.append(g.strftime('%Y-%m-%d')) -%}{%- endif -%}
         {%- endfor -%}
     {%- endif -%}

@@ -132,9 +132,11 @@ def test_features_at_d_ignore_later_events(split_events: tuple[Path, Path], tmp_
     snapshots = snapshot_frame(first, "intermediate.int_customer_feature_snapshots")
     dates = sorted(pd.to_datetime(snapshots["as_of_date"]).dt.date.unique())
     # D and the 5 latest grid dates (every ceil(H / 2) days from Sunday 2000-01-02) whose label
-    # window ends by D (feature_snapshot_count = 6), those on or after the first event date.
+    # window ends by E, the weekly retraining date on or before D (feature_snapshot_count = 6),
+    # those on or after the first event date.
     step = (HORIZON + 1) // 2
-    latest = CUTOFF - timedelta(days=HORIZON)
+    trained_through = CUTOFF - timedelta(days=(CUTOFF - date(2000, 1, 2)).days % 7)
+    latest = trained_through - timedelta(days=HORIZON)
     latest -= timedelta(days=(latest - date(2000, 1, 2)).days % step)
     wanted = sorted([CUTOFF] + [latest - timedelta(days=k * step) for k in range(5)])
     assert dates == [d for d in wanted if d >= date(2019, 10, 1)]
