@@ -105,10 +105,7 @@
 
     {% set files = glob_raw_event_files(pattern) %}
     {% if files | length == 0 %}
-        {{ exceptions.raise_compiler_error(
-            "No raw event files match EVENTS_PATH='" ~ pattern ~ "'. Set EVENTS_PATH to a file, a glob or a folder of "
-            ~ "REES46 .csv, .csv.gz or .parquet files (relative paths resolve against the directory dbt runs in), "
-            ~ "or run `make sample` to generate the embedded sample.") }}
+        {{ raise_no_raw_event_files(pattern) }}
     {% endif %}
 
     {% set expected = raw_event_columns() %}
@@ -312,4 +309,13 @@
         {% do run_query("drop table multiline_csv_lines") %}
     {% endfor %}
     {{ return('') }}
+{%- endmacro %}
+
+
+{% macro raise_no_raw_event_files(pattern) -%}
+    {#- The error of an EVENTS_PATH that matches nothing, the same on every engine. -#}
+    {{ exceptions.raise_compiler_error(
+        "No raw event files match EVENTS_PATH='" ~ pattern ~ "'. Set EVENTS_PATH to a file, a glob or a folder of "
+        ~ "REES46 .csv, .csv.gz or .parquet files (relative paths resolve against the directory dbt runs in), "
+        ~ "or run `make sample` to generate the embedded sample.") }}
 {%- endmacro %}
