@@ -66,12 +66,9 @@
 {%- endmacro %}
 
 
-{% macro feature_def(name, sql, data_type, description, fill=none, nested=none, source=none, carry=none) -%}
-    {#- source: the CTE the sql aggregates, when not the family's. carry: how the value moves when
-        the as-of date moves by k days and the user has no event that enters or leaves a window
-        (feature_carry_mode in macros/feature_snapshots.sql): 'shift' (+ k: a days-ago value),
-        'copy' (unchanged), or none to let the SQL decide. -#}
-    {{ return({'name': name, 'sql': sql, 'data_type': data_type, 'description': description, 'fill': fill, 'nested': nested, 'source': source, 'carry': carry}) }}
+{% macro feature_def(name, sql, data_type, description, fill=none, nested=none, source=none) -%}
+    {#- source: the CTE the sql aggregates, when not the family's. -#}
+    {{ return({'name': name, 'sql': sql, 'data_type': data_type, 'description': description, 'fill': fill, 'nested': nested, 'source': source}) }}
 {%- endmacro %}
 
 
@@ -106,19 +103,19 @@
             'Revenue ' ~ prev_label ~ '.', 0)) %}
     {% endfor %}
     {% do fam['activity'].append(feature_def('days_since_first_event', 'max(days_ago)', 'bigint',
-        'Days from the first event date to the as-of date (0 = first seen on the as-of date).', carry='shift')) %}
+        'Days from the first event date to the as-of date (0 = first seen on the as-of date).')) %}
     {% do fam['activity'].append(feature_def('days_since_last_event', 'min(days_ago)', 'bigint',
-        'Days from the last event date to the as-of date (recency; 0 = active on the as-of date).', carry='shift')) %}
+        'Days from the last event date to the as-of date (recency; 0 = active on the as-of date).')) %}
     {% do fam['activity'].append(feature_def('days_since_last_cart', 'min(case when carts > 0 then days_ago end)', 'bigint',
-        'Days from the last cart event to the as-of date; null when the user never carted.', carry='shift')) %}
+        'Days from the last cart event to the as-of date; null when the user never carted.')) %}
     {% do fam['activity'].append(feature_def('days_since_first_purchase', 'max(case when purchases > 0 then days_ago end)', 'bigint',
-        'Days from the first purchase to the as-of date; null when the user never purchased.', carry='shift')) %}
+        'Days from the first purchase to the as-of date; null when the user never purchased.')) %}
     {% do fam['activity'].append(feature_def('days_since_last_purchase', 'min(case when purchases > 0 then days_ago end)', 'bigint',
-        'Days from the last purchase to the as-of date (purchase recency); null when the user never purchased.', carry='shift')) %}
+        'Days from the last purchase to the as-of date (purchase recency); null when the user never purchased.')) %}
     {% do fam['activity'].append(feature_def('tenure_days', 'max(days_ago) + 1', 'bigint',
-        'Calendar days from the first event date through the as-of date, both included.', carry='shift')) %}
+        'Calendar days from the first event date through the as-of date, both included.')) %}
     {% do fam['activity'].append(feature_def('active_span_days', 'max(days_ago) - min(days_ago)', 'bigint',
-        'Days between the first and the last event date.', carry='copy')) %}
+        'Days between the first and the last event date.')) %}
 
     {#- sessions: sessions truncated at the as-of date, placed in windows by their start date -#}
     {% for w in windows %}

@@ -126,13 +126,9 @@
 
 
 {% macro feature_snapshot_delete_stale() -%}
-    {#- Pre-hook: drop the dates no longer wanted and those about to be rebuilt, but the carry
-        source, which the post-hook drops once D is written. -#}
+    {#- Pre-hook: drop the dates no longer wanted and those about to be rebuilt. -#}
     {%- if not is_incremental() -%}{{ return('') }}{%- endif -%}
-    {%- set to_build = feature_snapshot_dates_to_build() -%}
-    {%- set keep = feature_snapshot_dates() | reject('in', to_build) | list -%}
-    {%- set plan = feature_carry_plan(to_build) -%}
-    {%- if plan is not none %}{% do keep.append(plan.source) %}{% endif -%}
+    {%- set keep = feature_snapshot_dates() | reject('in', feature_snapshot_dates_to_build()) | list -%}
     delete from {{ this }} where not {{ in_list("cast(as_of_date as varchar)", keep) }}
 {%- endmacro %}
 

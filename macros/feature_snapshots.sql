@@ -9,26 +9,54 @@
     tables are faster too.
 -#}
 
-{% macro feature_snapshot_partition(part, dates, users=none) -%}
-{#- dates: the as-of dates to compute ('YYYY-MM-DD', sorted). users: none (every user), or a
-    subquery of the user_ids to compute (feature_carry_dirty_users). -#}
+{% macro feature_snapshot_partition(part, dates) -%}
+{#- dates: the as-of dates to compute ('YYYY-MM-DD', sorted). -#}
 
+{%- set families = feature_definitions() -%}
 {#- Every aggregated feature with the CTE it aggregates, in catalogue order; the sources in order of first use. -#}
-{%- set features = feature_aggregated() -%}
+{%- set features = [] -%}
 {%- set sources = [] -%}
-{%- for f in features if f.source not in sources %}{% do sources.append(f.source) %}{% endfor -%}
+{%- for family, default_source in feature_families() if default_source -%}
+    {%- for f in families[family] -%}
+        {%- set source = f.source or default_source -%}
+        {%- do features.append({'name': f.name, 'sql': f.sql, 'data_type': f.data_type, 'fill': f.fill, 'source': source}) -%}
+        {%- if source not in sources %}{% do sources.append(source) %}{% endif -%}
+    {%- endfor -%}
+{%- endfor -%}
+{#- Per-key tables: (family, key column, sums per snapshot date as (column, expression)). -#}
 {%- set partitions = feature_user_partitions(dates | length) -%}
-{%- set per_key_sources = feature_per_key_sources() -%}
-{%- set key_tables = feature_key_tables() -%}
+{#- Sources with one row per (user, key): (keys CTE, join) aggregated per user per snapshot. -#}
+{%- set per_key_sources = {
+    'product_touches': ('product_keys', ''),
+    'category_touches': ('category_keys', 'inner join category_prices on keys.category_id = category_prices.category_id'),
+    'brand_touches': ('brand_keys', ''),
+    'user_categories': ('top_category_keys', ''),
+} -%}
+{%- set key_tables = [
+    ('product', 'product_id', []),
+    ('category', 'category_id', [('views', 'views'), ('viewed_value', 'views * price'),
+                                 ('purchases', 'purchases'), ('purchased_value', 'purchases * price')]),
+    ('brand', 'brand', []),
+] -%}
 
 with snapshots as (
     {{ feature_snapshots_sql(dates) }}
 ),
 
 category_prices as (
-    {{ feature_category_prices(dates) }}
+    -- Reference price level of a category per snapshot date n: mean price per view event, all users.
+    select
+        category_id
+        {%- for d in dates %},
+        sum(case when event_date <= cast('{{ d }}' as date) then views * price end)
+        / nullif(sum(case when event_date <= cast('{{ d }}' as date) then views end), 0) as category_view_price_{{ loop.index }}
+        {%- endfor %}
+    from {{ ref('int_value_user_day_items') }}
+    where category_id is not null
+    group by category_id
 )
 
+{%- set in_part = 'true' if partitions == 1 else 'user_id % ' ~ partitions ~ ' = ' ~ part %}
 select *
 from (
     with user_days as (
@@ -47,7 +75,7 @@ from (
             d.max_purchased_price
         from {{ ref('int_user_days') }} as d
         inner join snapshots on d.event_date <= snapshots.as_of_date
-        where {{ feature_partition_filter('d.user_id', partitions, part, users) }}
+        where {{ in_part | replace('user_id', 'd.user_id') }}
     ),
 
     snapshot_sessions as (
@@ -65,12 +93,27 @@ from (
         inner join snapshots
             on s.event_date <= snapshots.as_of_date
             and (s.next_event_date is null or s.next_event_date > snapshots.as_of_date)
-        where {{ feature_partition_filter('s.user_id', partitions, part, users) }}
+        where {{ in_part | replace('user_id', 's.user_id') }}
     ),
 
     {% for family, key, sums in key_tables %}
     {{ family }}_keys as (
-        {{ feature_key_rows(family, key, sums, dates, feature_partition_filter('user_id', partitions, part, users)) }}
+        -- One row per {{ family }} the user touched; per snapshot date n, its last touch on or before it
+        -- (null when none){{ ' and the sums of its items on or before it' if sums }}.
+        select
+            user_id,
+            {{ key }}
+            {%- for d in dates %}
+            {%- set n = loop.index %},
+            max(case when event_date <= cast('{{ d }}' as date) then event_date end) as last_touch_{{ n }}
+            {%- for column, expr in sums %},
+            sum(case when event_date <= cast('{{ d }}' as date) then {{ expr }} end) as {{ column }}_{{ n }}
+            {%- endfor %}
+            {%- endfor %}
+        from {{ ref('int_value_user_day_items') }}
+        where {{ key }} is not null
+            and {{ in_part }}
+        group by user_id, {{ key }}
     ),
 
     {% endfor %}
@@ -85,7 +128,7 @@ from (
             {%- endfor %}
         from {{ ref('int_value_user_day_items') }}
         where top_category is not null
-            and {{ feature_partition_filter('user_id', partitions, part, users) }}
+            and {{ in_part }}
         group by user_id, top_category
     ),
 
@@ -97,7 +140,7 @@ from (
             p.gap_days
         from {{ ref('int_value_purchase_days') }} as p
         inner join snapshots on p.purchase_date <= snapshots.as_of_date
-        where {{ feature_partition_filter('p.user_id', partitions, part, users) }}
+        where {{ in_part | replace('user_id', 'p.user_id') }}
     ),
 
 {% for source in sources %}
@@ -106,7 +149,17 @@ from (
 {{ source }}_by_user as (
     -- The per-key rows aggregated per user, once for every snapshot date n (feature_per_snapshot):
     -- spreading them over the dates first would multiply the largest input by the date count.
-    {{ feature_per_key_by_user(features | selectattr('source', 'equalto', source) | list, dates, keys_cte, joins) }}
+    select
+        keys.user_id
+        {%- for d in dates %}
+        {%- set n = loop.index %}
+        {%- for f in features if f.source == source %},
+        {{ feature_per_snapshot(f.sql, n, d) }} as {{ f.name }}_{{ n }}
+        {%- endfor %}
+        {%- endfor %}
+    from {{ keys_cte }} as keys
+    {{ joins }}
+    group by keys.user_id
 ),
 
 {{ source }}_features as (
@@ -150,160 +203,25 @@ base_features as (
     {%- endfor %}
 )
 
-{{ feature_derived_select('base_features') }}
+select
+    *,
+    {%- for f in families['derived'] %}
+    cast({{ f.sql }} as {{ f.data_type }}) as {{ f.name }},
+    {%- endfor %}
+    {{ loaded_at() }} as loaded_at
+from base_features
 ) as partition_rows
 {%- endmacro %}
 
 
-{% macro feature_aggregated() -%}
-    {#- Every aggregated (not derived) feature with the CTE it aggregates, in catalogue order. -#}
-    {%- set families = feature_definitions() -%}
-    {%- set features = [] -%}
-    {%- for family, default_source in feature_families() if default_source -%}
-        {%- for f in families[family] -%}
-            {%- do features.append({'name': f.name, 'sql': f.sql, 'data_type': f.data_type, 'fill': f.fill,
-                                    'source': f.source or default_source, 'carry': f.carry}) -%}
-        {%- endfor -%}
-    {%- endfor -%}
-    {{ return(features) }}
-{%- endmacro %}
-
-
-{% macro feature_per_key_sources() -%}
-    {#- Sources with one row per (user, key): (keys CTE, join) aggregated per user per snapshot. -#}
-    {{ return({
-        'product_touches': ('product_keys', ''),
-        'category_touches': ('category_keys', 'inner join category_prices on keys.category_id = category_prices.category_id'),
-        'brand_touches': ('brand_keys', ''),
-        'user_categories': ('top_category_keys', ''),
-    }) }}
-{%- endmacro %}
-
-
-{% macro feature_partition_filter(column, partitions, part, users) -%}
-    {#- The rows of user group `part` of `partitions` (user_id modulo the count), and of the users
-        subquery when there is one. -#}
-    {%- set parts = [] -%}
-    {%- if partitions > 1 %}{% do parts.append(column ~ ' % ' ~ partitions ~ ' = ' ~ part) %}{% endif -%}
-    {%- if users is not none %}{% do parts.append(column ~ ' in (' ~ users ~ ')') %}{% endif -%}
-    {{ parts | join(' and ') if parts else 'true' }}
-{%- endmacro %}
-
-
-{% macro feature_key_tables() -%}
-    {#- Per-key tables: (family, key column, sums per snapshot date as (column, expression)). -#}
-    {{ return([
-        ('product', 'product_id', []),
-        ('category', 'category_id', [('views', 'views'), ('viewed_value', 'views * price'),
-                                     ('purchases', 'purchases'), ('purchased_value', 'purchases * price')]),
-        ('brand', 'brand', []),
-    ]) }}
-{%- endmacro %}
-
-
-{% macro feature_key_rows(family, key, sums, dates, condition) -%}
-        -- One row per {{ family }} the user touched; per snapshot date n, its last touch on or before it
-        -- (null when none){{ ' and the sums of its items on or before it' if sums }}.
-        select
-            user_id,
-            {{ key }}
-            {%- for d in dates %}
-            {%- set n = loop.index %},
-            max(case when event_date <= cast('{{ d }}' as date) then event_date end) as last_touch_{{ n }}
-            {%- for column, expr in sums %},
-            sum(case when event_date <= cast('{{ d }}' as date) then {{ expr }} end) as {{ column }}_{{ n }}
-            {%- endfor %}
-            {%- endfor %}
-        from {{ ref('int_value_user_day_items') }}
-        where {{ key }} is not null
-            and {{ condition }}
-        group by user_id, {{ key }}
-{%- endmacro %}
-
-
-{% macro feature_category_prices(dates) -%}
-    -- Reference price level of a category per snapshot date n: mean price per view event, all users.
-    select
-        category_id
-        {%- for d in dates %},
-        sum(case when event_date <= cast('{{ d }}' as date) then views * price end)
-        / nullif(sum(case when event_date <= cast('{{ d }}' as date) then views end), 0) as category_view_price_{{ loop.index }}
-        {%- endfor %}
-    from {{ ref('int_value_user_day_items') }}
-    where category_id is not null
-    group by category_id
-{%- endmacro %}
-
-
-{% macro feature_per_key_by_user(features, dates, keys_cte, joins) -%}
-    select
-        keys.user_id
-        {%- for d in dates %}
-        {%- set n = loop.index %}
-        {%- for f in features %},
-        {{ feature_per_snapshot(f.sql, n, d) }} as {{ f.name }}_{{ n }}
-        {%- endfor %}
-        {%- endfor %}
-    from {{ keys_cte }} as keys
-    {{ joins }}
-    group by keys.user_id
-{%- endmacro %}
-
-
-{% macro feature_derived_select(base) -%}
-select
-    *,
-    {%- for f in feature_definitions()['derived'] %}
-    cast({{ f.sql }} as {{ f.data_type }}) as {{ f.name }},
-    {%- endfor %}
-    {{ loaded_at() }} as loaded_at
-from {{ base }}
-{%- endmacro %}
-
-
-{% macro feature_snapshot_first_statement() -%}
-    {#- The model's own statement: D's carried-forward rows when a stored snapshot can be carried
-        (feature_carry_plan), else user group 0 of every date to build. -#}
-    {%- set dates = feature_snapshot_dates_to_build() -%}
-    {%- set plan = feature_carry_plan(dates) -%}
-    {%- if plan is none -%}
-        {{ feature_snapshot_partition(0, dates) }}
-    {%- else -%}
-        {{ feature_carry_rows(plan) }}
-    {%- endif -%}
-{%- endmacro %}
-
-
 {% macro feature_snapshot_other_partitions() -%}
-    {#- Post-hook of int_customer_feature_snapshots: every user group the first statement did not
-        write, then (after a carry) the carry source dropped when it is no longer wanted. -#}
+    {#- Post-hook of int_customer_feature_snapshots: insert every user group after the first. -#}
     {%- set dates = feature_snapshot_dates_built_this_run() -%}
-    {%- set plan = feature_carry_plan(dates) -%}
-    {%- if plan is none -%}
-        {%- for part in range(1, feature_user_partitions(dates | length)) %}
+    {%- set partitions = feature_user_partitions(dates | length) -%}
+    {%- for part in range(1, partitions) %}
     insert into {{ this }} by name
     {{ feature_snapshot_partition(part, dates) }};
-        {%- endfor %}
-    {%- else -%}
-        {#- D for the users the carry left out, every group; then the other dates, every group. -#}
-        {%- set carried = run_query("select count(*) from " ~ this ~ " where as_of_date = cast('" ~ plan.date ~ "' as date)").columns[0].values()[0] -%}
-        {{- log('int_customer_feature_snapshots: ' ~ carried ~ ' users carried from ' ~ plan.source ~ ' to ' ~ plan.date ~ ', the others computed', info=True) -}}
-        {%- set dirty = feature_carry_dirty_users(plan) -%}
-        {%- for part in range(feature_user_partitions(1)) %}
-    insert into {{ this }} by name
-    {{ feature_snapshot_partition(part, [plan.date], dirty) }};
-        {%- endfor %}
-        {%- set others = dates | reject('equalto', plan.date) | list -%}
-        {%- if others -%}
-            {%- for part in range(feature_user_partitions(others | length)) %}
-    insert into {{ this }} by name
-    {{ feature_snapshot_partition(part, others) }};
-            {%- endfor %}
-        {%- endif %}
-        {%- if plan.source not in feature_snapshot_dates() %}
-    delete from {{ this }} where as_of_date = cast('{{ plan.source }}' as date);
-        {%- endif %}
-    {%- endif -%}
+    {%- endfor %}
 {%- endmacro %}
 
 

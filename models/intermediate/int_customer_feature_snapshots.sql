@@ -20,11 +20,6 @@
     The SQL is macros/feature_snapshots.sql: users are computed in groups (feature_user_partitions),
     group 0 by this statement and the others by the post-hook, one statement each, so that memory
     is bounded by one group.
-
-    A new day carries D forward (feature_carry_plan): this statement copies, from the latest stored
-    snapshot S, the rows of the users with no event that enters or leaves a window as the date
-    moves from S to D (days-ago values moved on, price indexes and derived features recomputed);
-    the post-hook computes the other users from history and drops S when it is no longer listed.
 -#}
 -- depends_on: {{ ref('stg_events') }}
 {{ config(
@@ -35,4 +30,4 @@
     post_hook="{{ feature_snapshot_other_partitions() }}"
 ) }}
 
-{{ feature_snapshot_first_statement() }}
+{{ feature_snapshot_partition(0, feature_snapshot_dates_to_build()) }}
