@@ -138,3 +138,13 @@
 {%- endmacro %}
 {% macro default__offset_window(window_name, window_spec) -%}{{ window_name }}{%- endmacro %}
 {% macro spark__offset_window(window_name, window_spec) -%}({{ window_spec }}){%- endmacro %}
+
+
+{% macro rank_bigint(rank_expr=none) -%}
+    {#- A ranking window function (row_number, rank, dense_rank) as bigint: DuckDB's already is,
+        Spark's is an int, which the bigint columns of the enforced contracts refuse. The
+        expression is the argument or, in a {% call rank_bigint() %} block, the block. -#}
+    {{ return(adapter.dispatch('rank_bigint')(rank_expr if rank_expr is not none else caller())) }}
+{%- endmacro %}
+{% macro default__rank_bigint(rank_expr) -%}{{ rank_expr }}{%- endmacro %}
+{% macro spark__rank_bigint(rank_expr) -%}cast({{ rank_expr }} as bigint){%- endmacro %}
