@@ -63,8 +63,9 @@ report: install
 test: install lint
 	$(PY) -m pytest -q -m "not spark"
 
-# Spark (issue 18, staging so far): installs dbt-spark and pyspark into .venv (and Java 17 when
-# missing), then builds staging on DuckDB and on Spark local[2] and compares every relation.
+# Spark (issue 18: seeds, staging, intermediate, marts; not ML yet): installs dbt-spark and pyspark
+# into .venv (and Java 17 when missing), then builds on DuckDB and on Spark local[2] and compares
+# every relation (about 11 minutes).
 SPARK_EXTRAS := 'dbt-spark[session]>=1.11,<1.12' 'pyspark==4.3.*'
 $(VENV)/.spark-installed: $(VENV)/.installed
 	command -v java >/dev/null || (apt-get update && apt-get install -y --no-install-recommends openjdk-17-jre-headless)

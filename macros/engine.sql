@@ -120,3 +120,31 @@
     {#- Spark string literals read backslash escapes: double them to pass the pattern through. -#}
     {{ text_expr }} rlike '{{ pattern | replace('\\', '\\\\') }}'
 {%- endmacro %}
+
+
+{% macro iso_weekday(timestamp_expr) -%}
+    {#- ISO day of the week: 1 = Monday .. 7 = Sunday. -#}
+    {{ return(adapter.dispatch('iso_weekday')(timestamp_expr)) }}
+{%- endmacro %}
+{% macro default__iso_weekday(timestamp_expr) -%}extract(isodow from {{ timestamp_expr }}){%- endmacro %}
+{% macro spark__iso_weekday(timestamp_expr) -%}extract(dow_iso from {{ timestamp_expr }}){%- endmacro %}
+
+
+{% macro offset_window(window_name, window_spec) -%}
+    {#- The window of lead() / lag() over a named window that has a frame clause: DuckDB ignores the
+        frame for them, Spark refuses it, so there the window is written out without the frame.
+        window_spec: the named window's partition and order clauses. -#}
+    {{ return(adapter.dispatch('offset_window')(window_name, window_spec)) }}
+{%- endmacro %}
+{% macro default__offset_window(window_name, window_spec) -%}{{ window_name }}{%- endmacro %}
+{% macro spark__offset_window(window_name, window_spec) -%}({{ window_spec }}){%- endmacro %}
+
+
+{% macro rank_bigint(rank_expr=none) -%}
+    {#- A ranking window function (row_number, rank, dense_rank) as bigint: DuckDB's already is,
+        Spark's is an int, which the bigint columns of the enforced contracts refuse. The
+        expression is the argument or, in a {% call rank_bigint() %} block, the block. -#}
+    {{ return(adapter.dispatch('rank_bigint')(rank_expr if rank_expr is not none else caller())) }}
+{%- endmacro %}
+{% macro default__rank_bigint(rank_expr) -%}{{ rank_expr }}{%- endmacro %}
+{% macro spark__rank_bigint(rank_expr) -%}cast({{ rank_expr }} as bigint){%- endmacro %}

@@ -18,6 +18,6 @@
         Hashing and comparing 8 bytes instead of a 36-character text makes these aggregations 1.5
         to 2.5 x faster on a month of events. With user_id in the key, two sessions would merge
         only if one user had both and their 64-bit hashes were equal. A shop session id seen with
-        two users counts as one session per user. -#}
-    hash({{ session_id }})
+        two users counts as one session per user. The hash is each engine's own (row_hash). -#}
+    {{ row_hash(session_id) }}
 {%- endmacro %}

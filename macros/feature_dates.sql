@@ -97,7 +97,7 @@
         older_than_this_run: only those whose rows an earlier run wrote. -#}
     {%- if not execute or not is_incremental() -%}{{ return([]) }}{%- endif -%}
     {%- set query -%}
-        select distinct cast(as_of_date as varchar) from {{ this }}
+        select distinct cast(as_of_date as {{ text_type() }}) from {{ this }}
         {%- if older_than_this_run %} where loaded_at < {{ loaded_at() }}{% endif %}
     {%- endset -%}
     {{ return(run_query(query).columns[0].values() | list) }}
@@ -129,7 +129,7 @@
     {#- Pre-hook: drop the dates no longer wanted and those about to be rebuilt. -#}
     {%- if not is_incremental() -%}{{ return('') }}{%- endif -%}
     {%- set keep = feature_snapshot_dates() | reject('in', feature_snapshot_dates_to_build()) | list -%}
-    delete from {{ this }} where not {{ in_list("cast(as_of_date as varchar)", keep) }}
+    delete from {{ this }} where not {{ in_list("cast(as_of_date as " ~ text_type() ~ ")", keep) }}
 {%- endmacro %}
 
 
@@ -180,7 +180,7 @@
     {%- set share = value_var('big_spender_share', 0.2) | float -%}
     {%- set query -%}
         select
-            cast(as_of_date as varchar) as as_of_date,
+            cast(as_of_date as {{ text_type() }}) as as_of_date,
             min(case
                 when label_window_observed and horizon_days = {{ horizon }} and big_spender_share = {{ share }}
                     then 1 else 0
@@ -206,5 +206,5 @@
     {#- Pre-hook of ml_snapshot_labels: drop the dates no longer wanted and those about to be rebuilt. -#}
     {%- if not is_incremental() -%}{{ return('') }}{%- endif -%}
     {%- set keep = feature_snapshot_dates() | reject('in', snapshot_label_dates_to_build()) | list -%}
-    delete from {{ this }} where not {{ in_list("cast(as_of_date as varchar)", keep) }}
+    delete from {{ this }} where not {{ in_list("cast(as_of_date as " ~ text_type() ~ ")", keep) }}
 {%- endmacro %}

@@ -1,6 +1,7 @@
 {#-
     Helpers shared by the funnel, time-to-action, cart and engagement models.
-    DuckDB-only syntax (list aggregates and lambdas) is isolated here; everything else is portable.
+    Engine-specific syntax (list aggregates and lambdas) is dispatched here (default__: DuckDB, spark__:
+    Apache Spark); everything else is portable.
 -#}
 
 {% macro funnel_stages() -%}
@@ -41,14 +42,28 @@
 
 
 {% macro funnel_times_list(time_expr, condition) -%}
-    {#- DuckDB: aggregate the times of the rows matching condition into a list (null when none). -#}
+    {#- Aggregate the times of the rows matching condition into a list (null when none). -#}
+    {{ return(adapter.dispatch('funnel_times_list')(time_expr, condition)) }}
+{%- endmacro %}
+{% macro default__funnel_times_list(time_expr, condition) -%}
     list({{ time_expr }}) filter (where {{ condition }})
+{%- endmacro %}
+{% macro spark__funnel_times_list(time_expr, condition) -%}
+    {#- collect_list gives [] for no row (DuckDB's list gives null) and skips nulls (times are never null). -#}
+    case when count({{ time_expr }}) filter (where {{ condition }}) > 0
+        then collect_list({{ time_expr }}) filter (where {{ condition }}) end
 {%- endmacro %}
 
 
 {% macro funnel_first_at_or_after(times_list, threshold) -%}
-    {#- DuckDB: earliest time in times_list that is >= threshold; null when there is none. -#}
+    {#- Earliest time in times_list that is >= threshold; null when there is none. -#}
+    {{ return(adapter.dispatch('funnel_first_at_or_after')(times_list, threshold)) }}
+{%- endmacro %}
+{% macro default__funnel_first_at_or_after(times_list, threshold) -%}
     list_min(list_filter({{ times_list }}, lambda t: t >= {{ threshold }}))
+{%- endmacro %}
+{% macro spark__funnel_first_at_or_after(times_list, threshold) -%}
+    array_min(filter({{ times_list }}, t -> t >= {{ threshold }}))
 {%- endmacro %}
 
 
@@ -96,24 +111,49 @@
 
 
 {% macro funnel_merge_lists(list_expr) -%}
-    {#- DuckDB: concatenate the lists of the group's rows into one list (nulls are skipped). -#}
+    {#- Concatenate the lists of the group's rows into one list (nulls are skipped; null when all are). -#}
+    {{ return(adapter.dispatch('funnel_merge_lists')(list_expr)) }}
+{%- endmacro %}
+{% macro default__funnel_merge_lists(list_expr) -%}
     flatten(list({{ list_expr }}) filter (where {{ list_expr }} is not null))
+{%- endmacro %}
+{% macro spark__funnel_merge_lists(list_expr) -%}
+    case when count({{ list_expr }}) > 0 then flatten(collect_list({{ list_expr }})) end
 {%- endmacro %}
 
 
 {% macro funnel_list_length(list_expr) -%}
-    {#- DuckDB: number of elements, 0 for a null list. -#}
+    {#- Number of elements, 0 for a null list. -#}
+    {{ return(adapter.dispatch('funnel_list_length')(list_expr)) }}
+{%- endmacro %}
+{% macro default__funnel_list_length(list_expr) -%}
     coalesce(len({{ list_expr }}), 0)
+{%- endmacro %}
+{% macro spark__funnel_list_length(list_expr) -%}
+    {#- size(null) is -1 with ANSI mode off. -#}
+    case when {{ list_expr }} is null then 0 else size({{ list_expr }}) end
 {%- endmacro %}
 
 
 {% macro funnel_list_min(list_expr) -%}
-    {#- DuckDB: smallest element, null for a null or empty list. -#}
+    {#- Smallest element, null for a null or empty list. -#}
+    {{ return(adapter.dispatch('funnel_list_min')(list_expr)) }}
+{%- endmacro %}
+{% macro default__funnel_list_min(list_expr) -%}
     list_min({{ list_expr }})
+{%- endmacro %}
+{% macro spark__funnel_list_min(list_expr) -%}
+    array_min({{ list_expr }})
 {%- endmacro %}
 
 
 {% macro funnel_list_max(list_expr) -%}
-    {#- DuckDB: largest element, null for a null or empty list. -#}
+    {#- Largest element, null for a null or empty list. -#}
+    {{ return(adapter.dispatch('funnel_list_max')(list_expr)) }}
+{%- endmacro %}
+{% macro default__funnel_list_max(list_expr) -%}
     list_max({{ list_expr }})
+{%- endmacro %}
+{% macro spark__funnel_list_max(list_expr) -%}
+    array_max({{ list_expr }})
 {%- endmacro %}

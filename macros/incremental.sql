@@ -28,7 +28,7 @@
         is the latest loaded date, for the lateness check (check_lateness). -#}
     {% if not is_incremental() or not execute %}{{ return(none) }}{% endif %}
     {% set query %}
-        select cast(min(event_date) as varchar)
+        select cast(min(event_date) as {{ text_type() }})
         from {{ ref('stg_events') }}
         where loaded_at > (
             select coalesce(max(loaded_at), cast('1900-01-01' as {{ dbt.type_timestamp() }})) from {{ this }}
@@ -36,7 +36,7 @@
     {% endset %}
     {% set window_start = run_query(query).rows[0][0] %}
     {% if window_start is not none %}
-        {% set latest = run_query("select cast(cast(max(" ~ date_column ~ ") as date) as varchar) from " ~ this).rows[0][0] %}
+        {% set latest = run_query("select cast(cast(max(" ~ date_column ~ ") as date) as " ~ text_type() ~ ") from " ~ this).rows[0][0] %}
         {{ check_lateness(window_start, latest) }}
     {% endif %}
     {{ return(window_start) }}
@@ -126,7 +126,7 @@
     {%- if not is_incremental() -%}
         true
     {%- else -%}
-        {%- set latest = run_query("select cast(max(loaded_at) as varchar) from " ~ this).rows[0][0] if execute else none -%}
+        {%- set latest = run_query("select cast(max(loaded_at) as " ~ text_type() ~ ") from " ~ this).rows[0][0] if execute else none -%}
         {%- if latest is none -%}
             true
         {%- else -%}
@@ -148,4 +148,20 @@
 {%- endmacro %}
 {% macro spark__raw_rows_storage_config() -%}
     {{ return({'incremental_strategy': 'insert_overwrite', 'partition_by': ['source_file']}) }}
+{%- endmacro %}
+
+
+{% macro date_keyed_storage_config(key) -%}
+    {#- How a model keyed by date (and group) stores its rows (model config). DuckDB: delete+insert
+        on the key, so a batch replaces the dates it holds (plus a pre-hook delete where a date's
+        groups can vanish). Spark (Parquet has no delete, merge needs Delta): the table is
+        partitioned by the key and written with insert_overwrite, dynamic, so every partition of
+        the batch replaces the stored one whole and the others stay (no pre-hook delete needed). -#}
+    {{ return(adapter.dispatch('date_keyed_storage_config')(key)) }}
+{%- endmacro %}
+{% macro default__date_keyed_storage_config(key) -%}
+    {{ return({'incremental_strategy': 'delete+insert', 'unique_key': key}) }}
+{%- endmacro %}
+{% macro spark__date_keyed_storage_config(key) -%}
+    {{ return({'incremental_strategy': 'insert_overwrite', 'partition_by': [key] if key is string else key}) }}
 {%- endmacro %}

@@ -33,6 +33,14 @@
     {#- Pre-hook of a date-keyed state: delete the dates from each window start on, so that a date
         whose groups vanished loses its old rows too. windows: {part: window start} with
         part_column, else {anything: window start} for the whole table; none = nothing new. -#}
+    {{ return(adapter.dispatch('delete_state_windows')(date_column, windows, part_column)) }}
+{%- endmacro %}
+{% macro spark__delete_state_windows(date_column, windows, part_column=none) -%}
+    {#- Nothing: on Spark the state is partitioned by its key and written with insert_overwrite
+        (date_keyed_storage_config), which replaces each recomputed (group and) date whole. -#}
+    {{ return('') }}
+{%- endmacro %}
+{% macro default__delete_state_windows(date_column, windows, part_column=none) -%}
     {%- set conditions = [] -%}
     {%- for part, start in windows.items() if start is not none -%}
         {%- set on_date = date_column ~ " >= cast('" ~ start ~ "' as date)" -%}

@@ -72,8 +72,8 @@
 
 
 {% macro driver_iso_weekday_label(timestamp_expr) -%}
-    {#- DuckDB/Postgres: ISO weekday of a timestamp as '1-mon' .. '7-sun' (sorts Monday first). -#}
-    case cast(extract(isodow from {{ timestamp_expr }}) as integer)
+    {#- ISO weekday of a timestamp as '1-mon' .. '7-sun' (sorts Monday first). -#}
+    case cast({{ iso_weekday(timestamp_expr) }} as integer)
         {%- for day in ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] %}
         when {{ loop.index }} then '{{ loop.index }}-{{ day }}'
         {%- endfor %}

@@ -1,27 +1,55 @@
 {#-
-    Small helpers for the customer value marts and features. DuckDB-only aggregates live here so
-    the models stay portable: swap these bodies to move to another warehouse.
+    Small helpers for the customer value marts and features. Engine-specific aggregates live here,
+    dispatched (default__: DuckDB, spark__: Apache Spark), so the models stay portable.
 -#}
 
 {% macro value_median(expr) -%}
+    {{ return(adapter.dispatch('value_median')(expr)) }}
+{%- endmacro %}
+{% macro default__value_median(expr) -%}
     quantile_cont({{ expr }}, 0.5)
+{%- endmacro %}
+{% macro spark__value_median(expr) -%}
+    {#- percentile interpolates linearly between the closest ranks, as quantile_cont. -#}
+    percentile({{ expr }}, 0.5)
 {%- endmacro %}
 
 
 {% macro value_quantile(expr, q) -%}
+    {{ return(adapter.dispatch('value_quantile')(expr, q)) }}
+{%- endmacro %}
+{% macro default__value_quantile(expr, q) -%}
     quantile_cont({{ expr }}, {{ q }})
+{%- endmacro %}
+{% macro spark__value_quantile(expr, q) -%}
+    percentile({{ expr }}, {{ q }})
 {%- endmacro %}
 
 
 {% macro value_arg_max(expr, order_expr) -%}
     {#- The value of expr on the row with the largest order_expr. -#}
+    {{ return(adapter.dispatch('value_arg_max')(expr, order_expr)) }}
+{%- endmacro %}
+{% macro default__value_arg_max(expr, order_expr) -%}
     arg_max({{ expr }}, {{ order_expr }})
+{%- endmacro %}
+{% macro spark__value_arg_max(expr, order_expr) -%}
+    max_by({{ expr }}, {{ order_expr }})
 {%- endmacro %}
 
 
 {% macro value_top_n_sum(expr, n) -%}
-    {#- Sum of the n largest values of expr in the group (all of them when fewer); DuckDB: max(x, n) lists them. -#}
+    {#- Sum of the n largest values of expr in the group (all of them when fewer). -#}
+    {{ return(adapter.dispatch('value_top_n_sum')(expr, n)) }}
+{%- endmacro %}
+{% macro default__value_top_n_sum(expr, n) -%}
+    {#- DuckDB: max(x, n) lists them. -#}
     list_sum(max({{ expr }}, {{ n }}))
+{%- endmacro %}
+{% macro spark__value_top_n_sum(expr, n) -%}
+    {#- The values sorted descending, the first n summed (null when the group has no value). -#}
+    aggregate(slice(sort_array(collect_list({{ expr }}), false), 1, {{ n }}), cast(null as double),
+        (acc, x) -> coalesce(acc, 0) + x)
 {%- endmacro %}
 
 

@@ -1,8 +1,12 @@
-"""Staging on Apache Spark equals staging on DuckDB: the same small generated data set, with every
-fault kind of tests/test_staging.py and RFC 4180 variants (quoted fields, a multi-line record, a
-stray quote, CRLF, lenient timestamps), is built with `dbt build --select staging` on both engines
-and every staging relation is compared row for row (doubles to a relative 1e-9). On Spark, raw rows
-= clean rows + quarantined rows per file.
+"""The warehouse on Apache Spark equals the warehouse on DuckDB: the same small generated data set,
+with every fault kind of tests/test_staging.py and RFC 4180 variants (quoted fields, a multi-line
+record, a stray quote, CRLF, lenient timestamps), is built with `dbt build` (seeds, staging,
+intermediate, marts; unit and data tests included) on both engines, and every staging,
+intermediate and marts relation is compared row for row (doubles to a relative 1e-9, lists as
+sorted lists). On Spark, raw rows = clean rows + quarantined rows per file.
+
+Left out of the comparison (and of both builds): models/ml (Python, not on Spark yet) and the
+marts that read it, ML_MARTS. Columns left out: ENGINE_COLUMNS, RELATION_ENGINE_COLUMNS.
 
 Needs a dbt with dbt-spark and pyspark (env SPARK_DBT, default: the dbt beside this Python) and
 Java 17; skipped with the reason otherwise. `make test-spark` installs both and runs it.
@@ -10,6 +14,7 @@ Java 17; skipped with the reason otherwise. `make test-spark` installs both and 
 
 from __future__ import annotations
 
+import decimal
 import functools
 import math
 import os
@@ -21,13 +26,26 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import DBT, run_dbt
+from tests.conftest import DBT, PROJECT_DIR, run_dbt
 from tests.test_staging import HEADER, raw_data_lines, write_fault_files
 
 SPARK_DBT = os.environ.get("SPARK_DBT", DBT)
-STAGING = ["build", "--select", "staging"]
-# Relations compared, and the columns left out: line_hash is each engine's own hash function
-# (it only groups equal lines within a build) and loaded_at is the time of each build.
+# The marts that read models/ml (Python models, not ported to Spark yet): built on neither engine.
+ML_MARTS = ["customer_churn_risk", "churn_risk_segments", "revenue_at_risk"]
+BUILD = [
+    "build",
+    "--select",
+    "resource_type:seed",
+    "staging",
+    "intermediate",
+    "marts",
+    "--exclude",
+    *ML_MARTS,
+    # A 3-day horizon puts feature snapshots every 2 days over the 14 days, so the snapshot
+    # marts (rfm_segment_transitions) have rows.
+    "--vars",
+    "{churn_horizon_days: 3}",
+]
 RELATIONS = [
     "base_raw_event_lines",
     "base_raw_event_parquet",
@@ -36,7 +54,25 @@ RELATIONS = [
     "stg_events",
     "quarantined_events",
 ]
-ENGINE_COLUMNS = {"line_hash", "loaded_at"}
+
+
+def model_names(folder: str, exclude: tuple[str, ...] = ()) -> list[str]:
+    return sorted(
+        p.stem for p in (PROJECT_DIR / "models" / folder).glob("*.sql") if p.stem not in exclude
+    )
+
+
+# Every intermediate and marts relation (views included), as (schema, relation).
+WAREHOUSE_RELATIONS = [("intermediate", r) for r in model_names("intermediate")] + [
+    ("marts", r) for r in model_names("marts", tuple(ML_MARTS))
+]
+SCHEMA_RELATIONS = [("staging", r) for r in RELATIONS] + WAREHOUSE_RELATIONS
+# Columns left out everywhere: line_hash and session_key are each engine's own 64-bit hash
+# (DuckDB hash(), Spark xxhash64(); they only group equal values within a build), loaded_at is
+# the time of each build.
+ENGINE_COLUMNS = {"line_hash", "loaded_at", "session_key"}
+# int_funnel_entity_stages.entity_id is the session_key (as text) on its session rows.
+RELATION_ENGINE_COLUMNS = {"int_funnel_entity_stages": {"entity_id"}}
 SPARK_PARITY_SAMPLE = {"rows": 20_000, "start": "2019-10-25", "days": 14, "seed": 11}
 
 # Lines written with CRLF endings: every field quoted, a quoted comma, a "" escape, a record whose
@@ -106,7 +142,7 @@ def parity(tmp_path_factory):
 
     duck = root / "duckdb"
     started = time.monotonic()
-    res = run_dbt(STAGING, events_path=raw / "*", warehouse_path=duck / "w.duckdb", workdir=duck)
+    res = run_dbt(BUILD, events_path=raw / "*", warehouse_path=duck / "w.duckdb", workdir=duck)
     timings["duckdb build"] = time.monotonic() - started
     assert res.ok, res.output[-4000:]
 
@@ -124,13 +160,13 @@ def parity(tmp_path_factory):
         "dbt": SPARK_DBT,
     }
     started = time.monotonic()
-    res = run_dbt([*STAGING, "--target", "spark"], **kwargs)
+    res = run_dbt([*BUILD, "--target", "spark"], **kwargs)
     timings["spark build"] = time.monotonic() - started
     assert res.ok, res.output[-6000:]
 
     # Views are not stored: Spark writes every relation out as Parquet for DuckDB to read.
     export = spark / "export"
-    relations = ", ".join(f"staging.{r}" for r in RELATIONS)
+    relations = ", ".join(f"{schema}.{r}" for schema, r in SCHEMA_RELATIONS)
     started = time.monotonic()
     res = run_dbt(
         [
@@ -149,31 +185,43 @@ def parity(tmp_path_factory):
     return raw, files, duck / "w.duckdb", spark, export
 
 
-def duckdb_rows(warehouse: Path, relation: str) -> tuple[list[str], list[tuple]]:
+def duckdb_rows(warehouse: Path, relation: str, schema: str = "staging") -> tuple[list, list]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        rel = con.sql(f"select * from staging.{relation}")
+        rel = con.sql(f"select * from {schema}.{relation}")
         return rel.columns, rel.fetchall()
     finally:
         con.close()
 
 
-def spark_rows(export: Path, relation: str) -> tuple[list[str], list[tuple]]:
+def spark_rows(export: Path, relation: str, schema: str = "staging") -> tuple[list, list]:
     # Spark writes timestamps as INT96, which DuckDB reads as UTC instants: back to wall times.
     con = duckdb.connect()
     try:
         con.execute("set timezone = 'UTC'")
-        rel = con.sql(f"select * from read_parquet('{export}/staging.{relation}/*.parquet')")
-        casts = [
-            f'cast("{c}" as timestamp) as "{c}"' if str(t).startswith("TIMESTAMP") else f'"{c}"'
-            for c, t in zip(rel.columns, rel.types, strict=True)
-        ]
-        rel = con.sql(
-            f"select {', '.join(casts)} from read_parquet('{export}/staging.{relation}/*.parquet')"
-        )
+        path = f"{export}/{schema}.{relation}/*.parquet"
+        rel = con.sql(f"select * from read_parquet('{path}')")
+        casts = []
+        for c, t in zip(rel.columns, rel.types, strict=True):
+            if str(t).startswith("TIMESTAMP"):
+                to = "timestamp[]" if str(t).endswith("[]") else "timestamp"
+                casts.append(f'cast("{c}" as {to}) as "{c}"')
+            else:
+                casts.append(f'"{c}"')
+        rel = con.sql(f"select {', '.join(casts)} from read_parquet('{path}')")
         return rel.columns, rel.fetchall()
     finally:
         con.close()
+
+
+def comparable(v):
+    """Lists as sorted tuples (a list aggregate's order is the order rows were read in), decimals
+    as floats (Spark types some arithmetic on decimal literals as decimal)."""
+    if isinstance(v, list | tuple):
+        return tuple(sorted((comparable(x) for x in v), key=lambda x: (x is None, str(x))))
+    if isinstance(v, decimal.Decimal):
+        return float(v)
+    return v
 
 
 def sort_key(row: tuple) -> tuple:
@@ -195,20 +243,25 @@ def values_equal(a, b) -> bool:
         if math.isnan(a) or math.isnan(b):
             return math.isnan(a) and math.isnan(b)
         return a == b or math.isclose(a, b, rel_tol=1e-9)
+    if isinstance(a, float) and isinstance(b, int) or isinstance(a, int) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9)
     return a == b
 
 
-@pytest.mark.parametrize("relation", RELATIONS)
-def test_staging_relation_equal_on_spark(parity, relation):
-    _, _, duck, _, export = parity
-    duck_columns, duck_rows = duckdb_rows(duck, relation)
-    spark_columns, spark_rows_ = spark_rows(export, relation)
+def assert_relation_equal(duck: Path, export: Path, schema: str, relation: str) -> None:
+    duck_columns, duck_rows = duckdb_rows(duck, relation, schema)
+    spark_columns, spark_rows_ = spark_rows(export, relation, schema)
+    # Same columns; Spark stores partition columns last, so the order is not compared.
     assert sorted(duck_columns) == sorted(spark_columns)
-    columns = [c for c in duck_columns if c not in ENGINE_COLUMNS]
-    d = sorted((tuple(r[duck_columns.index(c)] for c in columns) for r in duck_rows), key=sort_key)
-    s = sorted(
-        (tuple(r[spark_columns.index(c)] for c in columns) for r in spark_rows_), key=sort_key
-    )
+    left_out = ENGINE_COLUMNS | RELATION_ENGINE_COLUMNS.get(relation, set())
+    columns = [c for c in duck_columns if c not in left_out]
+
+    def project(names, rows):
+        return sorted(
+            (tuple(comparable(r[names.index(c)]) for c in columns) for r in rows), key=sort_key
+        )
+
+    d, s = project(duck_columns, duck_rows), project(spark_columns, spark_rows_)
     assert len(d) == len(s), f"{relation}: {len(d)} rows on DuckDB, {len(s)} on Spark"
     assert len(d) > 0
     for drow, srow in zip(d, s, strict=True):
@@ -216,6 +269,18 @@ def test_staging_relation_equal_on_spark(parity, relation):
             c for c, a, b in zip(columns, drow, srow, strict=True) if not values_equal(a, b)
         ]
         assert not mismatched, f"{relation}: {mismatched}\nDuckDB {drow}\nSpark  {srow}"
+
+
+@pytest.mark.parametrize("relation", RELATIONS)
+def test_staging_relation_equal_on_spark(parity, relation):
+    _, _, duck, _, export = parity
+    assert_relation_equal(duck, export, "staging", relation)
+
+
+@pytest.mark.parametrize(("schema", "relation"), WAREHOUSE_RELATIONS)
+def test_warehouse_relation_equal_on_spark(parity, schema, relation):
+    _, _, duck, _, export = parity
+    assert_relation_equal(duck, export, schema, relation)
 
 
 def test_spark_raw_rows_equal_clean_plus_quarantined_per_file(parity):
@@ -237,6 +302,16 @@ def test_spark_raw_rows_equal_clean_plus_quarantined_per_file(parity):
 
 def test_spark_tables_are_parquet_under_the_warehouse_dir(parity):
     _, _, _, spark, _ = parity
-    for table in ["stg_raw_events", "stg_event_duplicates", "quarantined_events"]:
-        folder = spark / "warehouse" / "staging.db" / table
+    tables = [
+        ("staging", "stg_raw_events"),
+        ("staging", "stg_event_duplicates"),
+        ("staging", "quarantined_events"),
+        ("intermediate", "int_sessions"),
+        ("marts", "customer_value"),
+    ]
+    for schema, table in tables:
+        folder = spark / "warehouse" / f"{schema}.db" / table
         assert list(folder.rglob("*.parquet")), folder
+    # The date-keyed incremental states are partitioned by date (insert_overwrite on Spark).
+    days = spark / "warehouse" / "intermediate.db" / "int_user_days"
+    assert list(days.glob("event_date=*/*.parquet")), days

@@ -16,9 +16,8 @@
 {{ config(
     materialized='incremental',
     on_schema_change='fail',
-    incremental_strategy='delete+insert',
-    unique_key=['entity_grain', 'activity_date'],
-    pre_hook="{{ delete_state_windows('activity_date', conversion_driver_windows(), 'entity_grain') }}"
+    pre_hook="{{ delete_state_windows('activity_date', conversion_driver_windows(), 'entity_grain') }}",
+    **date_keyed_storage_config(['entity_grain', 'activity_date'])
 ) }}
 {%- set windows = conversion_driver_windows() %}
 {%- set missing = funnel_missing_label() -%}

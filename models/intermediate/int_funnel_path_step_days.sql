@@ -10,9 +10,8 @@
 {{ config(
     materialized='incremental',
     on_schema_change='fail',
-    incremental_strategy='delete+insert',
-    unique_key='event_date',
-    pre_hook="{{ delete_state_windows('event_date', {'all': funnel_path_step_window()}) }}"
+    pre_hook="{{ delete_state_windows('event_date', {'all': funnel_path_step_window()}) }}",
+    **date_keyed_storage_config('event_date')
 ) }}
 {%- set window_start = funnel_path_step_window() %}
 

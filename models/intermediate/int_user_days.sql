@@ -4,7 +4,7 @@
     int_session_hours (a session-day first, so that sessions and purchasing sessions are plain
     counts). Incremental by event date (see macros/incremental.sql).
 -#}
-{{ config(materialized='incremental', on_schema_change='fail', incremental_strategy='delete+insert', unique_key='event_date') }}
+{{ config(materialized='incremental', on_schema_change='fail', **date_keyed_storage_config('event_date')) }}
 -- depends_on: {{ ref('stg_events') }}
 {%- set window_start = event_window_start() %}
 {%- set counts = ['events'] %}{% for t in event_types() %}{% do counts.append(event_type_plural(t)) %}{% endfor %}

@@ -36,7 +36,7 @@ select
     user_id,
     session_key,
     event_date,
-    lead(event_date) over session_order as next_event_date,
+    lead(event_date) over {{ offset_window('session_order', 'partition by user_id, session_key order by event_date') }} as next_event_date,
     min(first_event_at) over session_order as session_start,
     last_event_at,
     {%- for col in running %}

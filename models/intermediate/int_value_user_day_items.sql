@@ -4,7 +4,7 @@
     need, at a grain that every feature snapshot and value mart can aggregate instead of the events.
     Incremental by event date (see macros/incremental.sql).
 -#}
-{{ config(materialized='incremental', on_schema_change='fail', incremental_strategy='delete+insert', unique_key='event_date') }}
+{{ config(materialized='incremental', on_schema_change='fail', **date_keyed_storage_config('event_date')) }}
 {%- set window_start = event_window_start() %}
 
 select

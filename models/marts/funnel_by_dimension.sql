@@ -70,10 +70,10 @@ select
     stages.level,
     stages.dimension,
     stages.dimension_value,
-    dense_rank() over (
+    {% call rank_bigint() %}dense_rank() over (
         partition by stages.level, stages.dimension
         order by price_bands.sort_order, stages.dimension_value
-    ) as value_order,
+    ){% endcall %} as value_order,
     stages.stage,
     cast(stages.stage_order as integer) as stage_order,
     stages.entities,

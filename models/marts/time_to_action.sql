@@ -69,10 +69,10 @@ select
     measured.step,
     measured.dimension,
     measured.dimension_value,
-    dense_rank() over (
+    {% call rank_bigint() %}dense_rank() over (
         partition by measured.step, measured.dimension
         order by price_bands.sort_order, measured.dimension_value
-    ) as value_order,
+    ){% endcall %} as value_order,
     measured.session_products,
     {%- for p in [25, 50, 75, 90] %}
     cast(measured.p{{ p }}_seconds as {{ funnel_type_double() }}) as p{{ p }}_seconds,
