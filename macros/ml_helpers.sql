@@ -66,3 +66,34 @@
         else 'low'
     end
 {%- endmacro %}
+
+
+{% macro ml_keep_previous_state() -%}
+    {#- Pre-hook of the ml training models. dbt-spark's table materialization drops a Parquet
+        table before the Python model runs, so the previous build's fitted models (its 'state'
+        rows, ml/store.py) are copied to <this>__previous_state first; ml/engines.py reads them
+        from there. Nothing on DuckDB: dbt-duckdb replaces the table after the model has read it. -#}
+    {{ return(adapter.dispatch('ml_keep_previous_state')()) }}
+{%- endmacro %}
+
+{% macro default__ml_keep_previous_state() -%}{%- endmacro %}
+
+{% macro spark__ml_keep_previous_state() -%}
+    {%- set kept = this.incorporate(path={'identifier': this.identifier ~ '__previous_state'}) -%}
+    drop table if exists {{ kept }};
+    {%- if execute and load_relation(this) is not none %}
+    create table {{ kept }} using parquet as select * from {{ this }} where record_type = 'state'
+    {%- endif %}
+{%- endmacro %}
+
+
+{% macro ml_drop_previous_state() -%}
+    {#- Post-hook of the ml training models: drop the copy ml_keep_previous_state made. -#}
+    {{ return(adapter.dispatch('ml_drop_previous_state')()) }}
+{%- endmacro %}
+
+{% macro default__ml_drop_previous_state() -%}{%- endmacro %}
+
+{% macro spark__ml_drop_previous_state() -%}
+    drop table if exists {{ this.incorporate(path={'identifier': this.identifier ~ '__previous_state'}) }}
+{%- endmacro %}

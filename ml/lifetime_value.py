@@ -25,7 +25,6 @@ import math
 import sys
 from collections.abc import Mapping
 
-import duckdb
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
@@ -33,6 +32,7 @@ from scipy.stats import spearmanr
 from ml.clv import BGNBD_INPUTS, CLV_FIGURES, FitFailed, fit_clv, score_clv
 from ml.config import MLConfig
 from ml.data import SnapshotSource, buyers, label_dates, last_label_date
+from ml.engines import dbt_inputs
 from ml.plan import DegenerateData, plan_backtest
 from ml.records import BACKTEST, CutoffRecord, Metric, TargetRun, guarded_run, to_long_relation
 
@@ -173,11 +173,12 @@ def run_clv(source: SnapshotSource, config: MLConfig) -> TargetRun:
 
 
 def dbt_model(
-    session: duckdb.DuckDBPyConnection,
-    labels: duckdb.DuckDBPyRelation,
+    session: object,
+    labels: object,
     settings: Mapping[str, object],
-) -> duckdb.DuckDBPyRelation:
-    """Body of the dbt Python model ml_clv_training (see ml.train.dbt_model for the rules)."""
-    query = f"({labels.sql_query()})"
-    source = SnapshotSource(session, query, query)
-    return to_long_relation(session, run_clv(source, MLConfig.from_meta(settings.get)))
+) -> object:
+    """Body of the dbt Python model ml_clv_training (see ml.train.dbt_model for the rules and
+    the engines)."""
+    inputs = dbt_inputs(session, None, labels)
+    run = run_clv(inputs.source, MLConfig.from_meta(settings.get))
+    return inputs.result(to_long_relation(inputs.source.con, run))

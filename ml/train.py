@@ -27,7 +27,6 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
@@ -55,6 +54,7 @@ from ml.data import (
     population_ids,
     snapshot_dates,
 )
+from ml.engines import dbt_inputs
 from ml.evaluate import classification_metrics, permutation_importances, reliability_bins
 from ml.pipelines import (
     MODEL_KINDS,
@@ -693,13 +693,13 @@ def run_target(
 
 
 def dbt_model(
-    session: duckdb.DuckDBPyConnection,
+    session: object,
     target: str,
-    features: duckdb.DuckDBPyRelation,
-    labels: duckdb.DuckDBPyRelation,
+    features: object,
+    labels: object,
     settings: Mapping[str, object],
     previous: str | None = None,
-) -> duckdb.DuckDBPyRelation:
+) -> object:
     """Body of the dbt Python models ml_<target>_training.
 
     `previous`: the model's own table (dbt's `this`) as the previous build left it; its stored
@@ -707,9 +707,11 @@ def dbt_model(
 
     The model file itself must call dbt.ref() and dbt.config.meta_get("<key>") with literal
     arguments: dbt finds dependencies and the meta keys to pass by parsing the model file, so a
-    meta_get inside this package would silently return None. The result is a DuckDB relation on
-    `session`, which dbt-duckdb materializes with `create table ... as select`.
+    meta_get inside this package would silently return None. On dbt-duckdb `session` is the
+    warehouse connection, the inputs are relations on it and the result is a DuckDB relation,
+    which dbt-duckdb materializes with `create table ... as select`; on dbt-spark they are the
+    SparkSession and Spark DataFrames, and the result is a Spark DataFrame (ml.engines).
     """
-    source = SnapshotSource.from_relations(session, features, labels)
-    run = run_target(source, target, MLConfig.from_meta(settings.get), previous)
-    return to_long_relation(session, run)
+    inputs = dbt_inputs(session, features, labels, previous)
+    run = run_target(inputs.source, target, MLConfig.from_meta(settings.get), inputs.previous)
+    return inputs.result(to_long_relation(inputs.source.con, run))
