@@ -63,13 +63,15 @@ report: install
 test: install lint
 	$(PY) -m pytest -q -m "not spark"
 
-# Spark (issue 18: seeds, staging, intermediate, marts; not ML yet): installs dbt-spark and pyspark
-# into .venv (and Java 17 when missing), then builds on DuckDB and on Spark local[2] and compares
-# every relation (about 11 minutes).
+# Spark (issue 18: seeds, staging, intermediate, marts, ml): installs dbt-spark, pyspark and the
+# project's dbt plugin that runs Python models in the session (plugins/) into .venv (and Java 17
+# when missing), then builds on DuckDB and on Spark local[2] and compares every relation.
 SPARK_EXTRAS := 'dbt-spark[session]>=1.11,<1.12' 'pyspark==4.3.*'
-$(VENV)/.spark-installed: $(VENV)/.installed
+$(VENV)/.spark-installed: $(VENV)/.installed plugins/pyproject.toml plugins/dbt_spark_session_python/__init__.py
 	command -v java >/dev/null || (apt-get update && apt-get install -y --no-install-recommends openjdk-17-jre-headless)
 	$(PY) -m pip install --quiet -r requirements.txt $(SPARK_EXTRAS)
+	$(PY) -m pip install --quiet --no-deps ./plugins
+	rm -rf plugins/build plugins/*.egg-info
 	touch $@
 
 test-spark: $(VENV)/.spark-installed

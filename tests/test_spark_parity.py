@@ -1,12 +1,15 @@
 """The warehouse on Apache Spark equals the warehouse on DuckDB: the same small generated data set,
 with every fault kind of tests/test_staging.py and RFC 4180 variants (quoted fields, a multi-line
 record, a stray quote, CRLF, lenient timestamps), is built with `dbt build` (seeds, staging,
-intermediate, marts; unit and data tests included) on both engines, and every staging,
-intermediate and marts relation is compared row for row (doubles to a relative 1e-9, lists as
-sorted lists). On Spark, raw rows = clean rows + quarantined rows per file.
+intermediate, marts, ml; unit and data tests included) on both engines, and every staging,
+intermediate, marts and ml relation is compared row for row (doubles to a relative 1e-9, lists
+as sorted lists; the ml relations and the marts that read them, ML_MARTS, also to
+ML_ABS_TOLERANCE). On Spark, raw rows = clean rows + quarantined rows per file.
 
-Left out of the comparison (and of both builds): models/ml (Python, not on Spark yet) and the
-marts that read it, ML_MARTS. Columns left out: ENGINE_COLUMNS, RELATION_ENGINE_COLUMNS.
+The ml models (three Python, the SQL models that split their tables) run the same ml/ code on
+both engines (on Spark through plugins/dbt_spark_session_python, fed by ml/engines.py). Left
+out: columns ENGINE_COLUMNS, RELATION_ENGINE_COLUMNS and the training tables' rows outside
+ML_KEPT_ROWS.
 
 Needs a dbt with dbt-spark and pyspark (env SPARK_DBT, default: the dbt beside this Python) and
 Java 17; skipped with the reason otherwise. `make test-spark` installs both and runs it.
@@ -30,7 +33,7 @@ from tests.conftest import DBT, PROJECT_DIR, run_dbt
 from tests.test_staging import HEADER, raw_data_lines, write_fault_files
 
 SPARK_DBT = os.environ.get("SPARK_DBT", DBT)
-# The marts that read models/ml (Python models, not ported to Spark yet): built on neither engine.
+# The marts that read models/ml.
 ML_MARTS = ["customer_churn_risk", "churn_risk_segments", "revenue_at_risk"]
 BUILD = [
     "build",
@@ -39,8 +42,7 @@ BUILD = [
     "staging",
     "intermediate",
     "marts",
-    "--exclude",
-    *ML_MARTS,
+    "ml",
     # A 3-day horizon puts feature snapshots every 2 days over the 14 days, so the snapshot
     # marts (rfm_segment_transitions) have rows.
     "--vars",
@@ -64,15 +66,29 @@ def model_names(folder: str, exclude: tuple[str, ...] = ()) -> list[str]:
 
 # Every intermediate and marts relation (views included), as (schema, relation).
 WAREHOUSE_RELATIONS = [("intermediate", r) for r in model_names("intermediate")] + [
-    ("marts", r) for r in model_names("marts", tuple(ML_MARTS))
+    ("marts", r) for r in model_names("marts")
 ]
-SCHEMA_RELATIONS = [("staging", r) for r in RELATIONS] + WAREHOUSE_RELATIONS
+# The ml relations: the SQL models and the long tables of the three Python training models.
+ML_TRAINING = ["ml_big_spender_training", "ml_churn_training", "ml_clv_training"]
+ML_RELATIONS = [("ml", r) for r in sorted(model_names("ml") + ML_TRAINING)]
+SCHEMA_RELATIONS = [("staging", r) for r in RELATIONS] + WAREHOUSE_RELATIONS + ML_RELATIONS
 # Columns left out everywhere: line_hash and session_key are each engine's own 64-bit hash
 # (DuckDB hash(), Spark xxhash64(); they only group equal values within a build), loaded_at is
 # the time of each build.
 ENGINE_COLUMNS = {"line_hash", "loaded_at", "session_key"}
-# int_funnel_entity_stages.entity_id is the session_key (as text) on its session rows.
-RELATION_ENGINE_COLUMNS = {"int_funnel_entity_stages": {"entity_id"}}
+# int_funnel_entity_stages.entity_id is the session_key (as text) on its session rows;
+# model_runs.seconds is each training run's wall time.
+RELATION_ENGINE_COLUMNS = {"int_funnel_entity_stages": {"entity_id"}, "model_runs": {"seconds"}}
+# Rows of the training tables compared: all but the run's wall time (the 'run' row 'seconds')
+# and the 'state' rows (the training key and a zlib'd pickle of the fitted models: bytes, not a
+# result; what they were fitted on and predict is compared through every other row).
+ML_KEPT_ROWS = "not (record_type = 'state' or (record_type = 'run' and name = 'seconds'))"
+ROW_FILTERS = dict.fromkeys(ML_TRAINING, ML_KEPT_ROWS)
+# The ML figures (probabilities, metrics, CLV) come from the same scikit-learn and scipy code on
+# identical frames on both engines (ml/engines.py sorts Spark's rows by key): equal to this
+# absolute tolerance (or to the relative 1e-9 of every double).
+ML_ABS_TOLERANCE = 1e-6
+ML_TOLERANCE_RELATIONS = {r for _, r in ML_RELATIONS} | set(ML_MARTS)
 SPARK_PARITY_SAMPLE = {"rows": 20_000, "start": "2019-10-25", "days": 14, "seed": 11}
 
 # Lines written with CRLF endings: every field quoted, a quoted comma, a "" escape, a record whose
@@ -187,8 +203,9 @@ def parity(tmp_path_factory):
 
 def duckdb_rows(warehouse: Path, relation: str, schema: str = "staging") -> tuple[list, list]:
     con = duckdb.connect(str(warehouse), read_only=True)
+    where = f" where {ROW_FILTERS[relation]}" if relation in ROW_FILTERS else ""
     try:
-        rel = con.sql(f"select * from {schema}.{relation}")
+        rel = con.sql(f"select * from {schema}.{relation}{where}")
         return rel.columns, rel.fetchall()
     finally:
         con.close()
@@ -208,7 +225,8 @@ def spark_rows(export: Path, relation: str, schema: str = "staging") -> tuple[li
                 casts.append(f'cast("{c}" as {to}) as "{c}"')
             else:
                 casts.append(f'"{c}"')
-        rel = con.sql(f"select {', '.join(casts)} from read_parquet('{path}')")
+        where = f" where {ROW_FILTERS[relation]}" if relation in ROW_FILTERS else ""
+        rel = con.sql(f"select {', '.join(casts)} from read_parquet('{path}'){where}")
         return rel.columns, rel.fetchall()
     finally:
         con.close()
@@ -238,13 +256,13 @@ def sort_key(row: tuple) -> tuple:
     return tuple(key)
 
 
-def values_equal(a, b) -> bool:
+def values_equal(a, b, abs_tol: float = 0.0) -> bool:
     if isinstance(a, float) and isinstance(b, float):
         if math.isnan(a) or math.isnan(b):
             return math.isnan(a) and math.isnan(b)
-        return a == b or math.isclose(a, b, rel_tol=1e-9)
+        return a == b or math.isclose(a, b, rel_tol=1e-9, abs_tol=abs_tol)
     if isinstance(a, float) and isinstance(b, int) or isinstance(a, int) and isinstance(b, float):
-        return math.isclose(a, b, rel_tol=1e-9)
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=abs_tol)
     return a == b
 
 
@@ -264,9 +282,10 @@ def assert_relation_equal(duck: Path, export: Path, schema: str, relation: str) 
     d, s = project(duck_columns, duck_rows), project(spark_columns, spark_rows_)
     assert len(d) == len(s), f"{relation}: {len(d)} rows on DuckDB, {len(s)} on Spark"
     assert len(d) > 0
+    tol = ML_ABS_TOLERANCE if relation in ML_TOLERANCE_RELATIONS else 0.0
     for drow, srow in zip(d, s, strict=True):
         mismatched = [
-            c for c, a, b in zip(columns, drow, srow, strict=True) if not values_equal(a, b)
+            c for c, a, b in zip(columns, drow, srow, strict=True) if not values_equal(a, b, tol)
         ]
         assert not mismatched, f"{relation}: {mismatched}\nDuckDB {drow}\nSpark  {srow}"
 
@@ -279,6 +298,12 @@ def test_staging_relation_equal_on_spark(parity, relation):
 
 @pytest.mark.parametrize(("schema", "relation"), WAREHOUSE_RELATIONS)
 def test_warehouse_relation_equal_on_spark(parity, schema, relation):
+    _, _, duck, _, export = parity
+    assert_relation_equal(duck, export, schema, relation)
+
+
+@pytest.mark.parametrize(("schema", "relation"), ML_RELATIONS)
+def test_ml_relation_equal_on_spark(parity, schema, relation):
     _, _, duck, _, export = parity
     assert_relation_equal(duck, export, schema, relation)
 
@@ -308,6 +333,8 @@ def test_spark_tables_are_parquet_under_the_warehouse_dir(parity):
         ("staging", "quarantined_events"),
         ("intermediate", "int_sessions"),
         ("marts", "customer_value"),
+        ("ml", "ml_churn_training"),
+        ("ml", "churn_predictions"),
     ]
     for schema, table in tables:
         folder = spark / "warehouse" / f"{schema}.db" / table
