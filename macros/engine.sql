@@ -148,3 +148,21 @@
 {%- endmacro %}
 {% macro default__rank_bigint(rank_expr) -%}{{ rank_expr }}{%- endmacro %}
 {% macro spark__rank_bigint(rank_expr) -%}cast({{ rank_expr }} as bigint){%- endmacro %}
+
+
+{% macro datediff_bigint(first_date, second_date, datepart) -%}
+    {#- dbt.datediff as bigint: DuckDB's already is, Spark's is an int, which the bigint columns of
+        the enforced contracts refuse. -#}
+    {{ return(adapter.dispatch('datediff_bigint')(first_date, second_date, datepart)) }}
+{%- endmacro %}
+{% macro default__datediff_bigint(first_date, second_date, datepart) -%}{{ dbt.datediff(first_date, second_date, datepart) }}{%- endmacro %}
+{% macro spark__datediff_bigint(first_date, second_date, datepart) -%}cast({{ dbt.datediff(first_date, second_date, datepart) }} as bigint){%- endmacro %}
+
+
+{% macro unnest_comma_dates(text_expr) -%}
+    {#- A set-returning select item: one row per comma-separated date of the text, trimmed and
+        cast to date. Spark refuses a generator nested in an expression, so the cast goes inside. -#}
+    {{ return(adapter.dispatch('unnest_comma_dates')(text_expr)) }}
+{%- endmacro %}
+{% macro default__unnest_comma_dates(text_expr) -%}cast(trim(unnest(string_split({{ text_expr }}, ','))) as date){%- endmacro %}
+{% macro spark__unnest_comma_dates(text_expr) -%}explode(transform(split({{ text_expr }}, ',', -1), d -> cast(trim(d) as date))){%- endmacro %}

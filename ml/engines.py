@@ -75,14 +75,15 @@ class Inputs:
     result: Callable[[duckdb.DuckDBPyRelation], Any]
 
 
-def is_duckdb(session: object) -> bool:
-    return isinstance(session, duckdb.DuckDBPyConnection)
+def is_spark(session: object) -> bool:
+    """A SparkSession (classic or Spark Connect); anything else is dbt-duckdb's connection."""
+    return type(session).__module__.startswith("pyspark.")
 
 
 def dbt_inputs(session: Any, features: Any, labels: Any, previous: str | None = None) -> Inputs:
     """The Inputs of a dbt model given dbt's session and its dbt.ref() results (`features` may
     be None: the model reads only the labels, which then serve as both tables)."""
-    if is_duckdb(session):
+    if not is_spark(session):
         labels_query = f"({labels.sql_query()})"
         features_query = labels_query if features is None else f"({features.sql_query()})"
         return Inputs(SnapshotSource(session, features_query, labels_query), previous, _same)

@@ -43,10 +43,11 @@ BUILD = [
     "intermediate",
     "marts",
     "ml",
-    # A 3-day horizon puts feature snapshots every 2 days over the 14 days, so the snapshot
-    # marts (rfm_segment_transitions) have rows.
+    # A 5-day horizon puts feature snapshots every 3 days over the 28 days, so the snapshot
+    # marts (rfm_segment_transitions) have rows; with 7 days of history required (instead of
+    # 28) every ML target has backtest cutoffs and trains.
     "--vars",
-    "{churn_horizon_days: 3}",
+    "{churn_horizon_days: 5, ml_min_history_days: 7}",
 ]
 RELATIONS = [
     "base_raw_event_lines",
@@ -89,7 +90,9 @@ ROW_FILTERS = dict.fromkeys(ML_TRAINING, ML_KEPT_ROWS)
 # absolute tolerance (or to the relative 1e-9 of every double).
 ML_ABS_TOLERANCE = 1e-6
 ML_TOLERANCE_RELATIONS = {r for _, r in ML_RELATIONS} | set(ML_MARTS)
-SPARK_PARITY_SAMPLE = {"rows": 20_000, "start": "2019-10-25", "days": 14, "seed": 11}
+# 50k events over 28 days: enough buyers (ml.config min_population 100) at every backtest cutoff
+# for all three ML targets to train (with BUILD's vars), and small enough for Spark local[2].
+SPARK_PARITY_SAMPLE = {"rows": 50_000, "start": "2019-10-25", "days": 28, "seed": 11}
 
 # Lines written with CRLF endings: every field quoted, a quoted comma, a "" escape, a record whose
 # quoted field spans two lines, timestamps DuckDB's strptime reads leniently, an id with a leading

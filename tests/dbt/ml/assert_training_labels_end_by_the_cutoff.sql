@@ -21,7 +21,7 @@ training as (
     select
         target,
         cutoff_date,
-        cast(trim(unnest(string_split(train_snapshot_dates, ','))) as date) as train_date
+        {{ unnest_comma_dates('train_snapshot_dates') }} as train_date
     from cutoffs
     where train_snapshot_dates <> ''
 )
