@@ -46,9 +46,10 @@ export: install
 
 # Benchmark (results in BENCHMARKS.md): `make bench` is the small run; the full table is
 # `make bench BENCH_SIZES=1M,10M,42.4M` on a quiet machine.
+# The 10M size is also built on Spark local[2], once, beside DuckDB (report only).
 BENCH_SIZES ?= 1M
 BENCH_ARGS ?=
-bench: install
+bench: $(VENV)/.spark-installed
 	$(PY) -m bench --sizes $(BENCH_SIZES) $(BENCH_ARGS)
 
 # About a minute: 100k events, each step once; the report goes to bench/cache/ (git-ignored),
@@ -60,12 +61,9 @@ bench-quick: install
 report: install
 	$(PY) -m warehouse report
 
-test: install lint
-	$(PY) -m pytest -q -m "not spark"
 
-# Spark (issue 18: seeds, staging, intermediate, marts, ml): installs dbt-spark, pyspark and the
-# project's dbt plugin that runs Python models in the session (plugins/) into .venv (and Java 17
-# when missing), then builds on DuckDB and on Spark local[2] and compares every relation.
+# Spark: dbt-spark, pyspark and the project's dbt plugin that runs Python models in the session
+# (plugins/) go into .venv, and Java 17 when missing (about 3 min on a fresh machine).
 SPARK_EXTRAS := 'dbt-spark[session]>=1.11,<1.12' 'pyspark==4.3.*'
 $(VENV)/.spark-installed: $(VENV)/.installed plugins/pyproject.toml plugins/dbt_spark_session_python/__init__.py
 	command -v java >/dev/null || (apt-get update && apt-get install -y --no-install-recommends openjdk-17-jre-headless)
@@ -74,8 +72,16 @@ $(VENV)/.spark-installed: $(VENV)/.installed plugins/pyproject.toml plugins/dbt_
 	rm -rf plugins/build plugins/*.egg-info
 	touch $@
 
+SPARK_TEST_ENV := SPARK_LOCAL_IP=127.0.0.1 SPARK_MASTER=local[2] SPARK_PARITY_REQUIRED=1
+
+# Every test, the Spark parity proof included (it builds the same data on DuckDB and on Spark
+# local[2] and compares every relation: about 15 min of the run).
+test: $(VENV)/.spark-installed lint
+	$(SPARK_TEST_ENV) $(PY) -m pytest -q
+
+# The Spark parity proof alone.
 test-spark: $(VENV)/.spark-installed
-	SPARK_LOCAL_IP=127.0.0.1 SPARK_MASTER=local[2] $(PY) -m pytest -q -m spark tests/test_spark_parity.py
+	$(SPARK_TEST_ENV) $(PY) -m pytest -q -m spark tests/test_spark_parity.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -68,6 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="only the floors and the dbt landing (e.g. to compare staging before and after a"
         " change, with --project-dir pointing at the other checkout)",
     )
+    parser.add_argument(
+        "--spark-sizes",
+        default="10M",
+        help="sizes (of --sizes) also built on Spark, once, beside DuckDB (report only; needs"
+        " dbt-spark, pyspark and Java: `make bench` installs them); empty for none",
+    )
+    parser.add_argument("--spark-master", default="local[2]", help="SPARK_MASTER for those builds")
+    parser.add_argument(
+        "--spark-driver-memory", default="8g", help="the Spark JVM's memory (local mode)"
+    )
     return parser
 
 
@@ -93,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         max_rss_bytes=int(args.max_rss_gb * 1e9),
         keep_work=args.keep_work,
         landing_only=args.landing_only,
+        spark_sizes=frozenset(s.strip() for s in args.spark_sizes.split(",") if s.strip()),
+        spark_master=args.spark_master,
+        spark_driver_memory=args.spark_driver_memory,
     )
     result = Runner(settings).run(datasets)
     args.out.write_text(render(result, argv))

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 
 from bench.measure import Measurement
-from bench.run import KINDS, LABELS, REPO_DIR, RunResult, SizeResult
+from bench.run import KINDS, LABELS, REPO_DIR, SPARK_KINDS, RunResult, SizeResult
 
 GB = 1e9  # decimal, like DuckDB's '8GB'
 ROWS_1M, ROWS_10M, ROWS_FULL, ROWS_100M = 1_000_000, 10_000_000, 42_400_000, 100_000_000
@@ -161,6 +161,9 @@ def machine_section(run: RunResult) -> list[str]:
         f"| duckdb / dbt-core / dbt-duckdb | {version('duckdb')} / {version('dbt-core')} / "
         f"{version('dbt-duckdb')} |",
         f"| pandas / numpy | {version('pandas')} / {version('numpy')} |",
+        f"| pyspark / dbt-spark (Spark builds) | {version('pyspark')} / {version('dbt-spark')}"
+        f" ({', '.join(sorted(s.spark_sizes)) or 'no size'}; master {s.spark_master}, driver"
+        f" memory {s.spark_driver_memory}) |",
         f"| dbt threads / DuckDB memory_limit | {s.threads} / {s.memory_limit} |",
         f"| dbt project measured | {project} |",
         f"| run | {started}, {minutes:.1f} min, {s.repeats} repeat(s) per measurement"
@@ -196,7 +199,7 @@ def commands_section(run: RunResult, argv: list[str]) -> list[str]:
         "parses the project in full, like the start-up measurement.",
         "",
     ]
-    for kind in KINDS:
+    for kind in KINDS + SPARK_KINDS:
         if kind in run.commands:
             command = run.commands[kind]
             for path, name in paths.items():
@@ -425,21 +428,70 @@ def time_breakdown_section(figures: list[SizeFigures]) -> list[str]:
     largest = max(measured, key=lambda f: f.rows)
     label = largest.result.data.size.label
     for kind in ("build", "incremental"):
-        seconds = median_node_seconds(largest.result.runs[kind])
-        total = sum(seconds.values())
-        if not total:
-            continue
-        lines += [
-            f"**{label}, {LABELS[kind]}** (sum of model times {total:,.0f} s, wall "
-            f"{fmt_s(largest.wall(kind))} s):",
-            "",
-            "| model | s | share |",
-            "| --- | ---: | ---: |",
-        ]
-        slowest = sorted(seconds.items(), key=lambda item: -item[1])[:SLOWEST_MODELS]
-        lines += [f"| {name} | {sec:.1f} | {sec / total:.0%} |" for name, sec in slowest]
-        rest = total - sum(sec for _, sec in slowest)
-        lines += [f"| all other models | {rest:.1f} | {rest / total:.0%} |", ""]
+        wall = f"wall {fmt_s(largest.wall(kind))} s"
+        lines += slowest_models(largest.result.runs[kind], f"{label}, {LABELS[kind]}", wall)
+    return lines
+
+
+def slowest_models(runs: list[Measurement], title: str, wall: str) -> list[str]:
+    """The SLOWEST_MODELS models of a build by dbt's own seconds, with their share."""
+    seconds = median_node_seconds(runs)
+    total = sum(seconds.values())
+    if not total:
+        return []
+    lines = [
+        f"**{title}** (sum of model times {total:,.0f} s, {wall}):",
+        "",
+        "| model | s | share |",
+        "| --- | ---: | ---: |",
+    ]
+    slowest = sorted(seconds.items(), key=lambda item: -item[1])[:SLOWEST_MODELS]
+    lines += [f"| {name} | {sec:.1f} | {sec / total:.0%} |" for name, sec in slowest]
+    rest = total - sum(sec for _, sec in slowest)
+    return [*lines, f"| all other models | {rest:.1f} | {rest / total:.0%} |", ""]
+
+
+def spark_section(figures: list[SizeFigures]) -> list[str]:
+    """The sizes built on Spark too: both engines' builds side by side (report only)."""
+    measured = [f for f in figures if any(f.result.runs[k] for k in SPARK_KINDS)]
+    if not measured:
+        return []
+    lines = [
+        "## Spark beside DuckDB (report only, issue 18)",
+        "",
+        "The same project, data and vars built with `--target spark` (dbt-spark session, Spark in",
+        "local mode inside the dbt process, tables as Parquet), once per size. DuckDB's figures",
+        "are the medians above. Peak RSS of Spark is the dbt process plus its JVM.",
+        "",
+        "| size | build | DuckDB wall s | Spark wall s | Spark / DuckDB | DuckDB CPU s "
+        "| Spark CPU s | DuckDB peak RSS GB | Spark peak RSS GB |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for f in measured:
+        label = f.result.data.size.label
+        for duck, spark, name in (
+            ("build", "spark_build", "full"),
+            ("incremental", "spark_incremental", "one new day"),
+        ):
+            runs = f.result.runs[spark]
+            failed = [r for r in runs if not r.ok]
+            if not runs or failed:
+                status = "not run" if not runs else f"FAILED ({failed[0].error or 'exit'})"
+                lines.append(
+                    f"| {label} | {name} | {fmt_s(f.wall(duck))} | {status} | - | - | - | - | - |"
+                )
+                continue
+            lines.append(
+                f"| {label} | {name} | {fmt_s(f.wall(duck))} | {fmt_s(f.wall(spark))} | "
+                f"{fmt_ratio(ratio(f.wall(spark), f.wall(duck)))} | {fmt_s(f.cpu(duck))} | "
+                f"{fmt_s(f.cpu(spark))} | {fmt_gb(f.rss(duck))} | {fmt_gb(f.rss(spark))} |"
+            )
+    lines.append("")
+    for f in measured:
+        title = f"{f.result.data.size.label}, {LABELS['spark_build']}"
+        lines += slowest_models(
+            f.result.runs["spark_build"], title, f"wall {fmt_s(f.wall('spark_build'))} s"
+        )
     return lines
 
 
@@ -462,6 +514,7 @@ def render(run: RunResult, argv: list[str]) -> str:
     for f in figures:
         lines += size_table(f)
     lines += time_breakdown_section(figures)
+    lines += spark_section(figures)
     lines += [*checks_section(run), *commands_section(run, argv)]
     lines += [
         "## Notes",

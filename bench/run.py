@@ -24,6 +24,9 @@ ML_EXCLUDE = ["--exclude", "path:models/ml+"]
 
 # Measurement kinds, in the order they run within one repeat of one size.
 KINDS = ["scan", "land", "dbt_land", "startup", "build", "incremental", "build_no_ml", "pandas"]
+# The same two builds on Apache Spark (dbt-spark, `--target spark`), for the sizes in
+# --spark-sizes, once (first repeat): a report beside DuckDB, no target.
+SPARK_KINDS = ["spark_build", "spark_incremental"]
 LABELS = {
     "scan": "floor 1: DuckDB scan (parse every column, nothing written)",
     "land": "floor 2: DuckDB landing (parse once into a typed table)",
@@ -33,6 +36,8 @@ LABELS = {
     "incremental": "dbt build after appending one new day",
     "build_no_ml": "dbt build without ML (--exclude path:models/ml+)",
     "pandas": "pandas pipeline (staging, funnel, value)",
+    "spark_build": "Spark: full dbt build --target spark (every model and test, ML included)",
+    "spark_incremental": "Spark: dbt build --target spark after appending one new day",
 }
 
 
@@ -50,6 +55,9 @@ class Settings:
     max_rss_bytes: int
     keep_work: bool = False
     landing_only: bool = False
+    spark_sizes: frozenset[str] = frozenset()
+    spark_master: str = "local[2]"
+    spark_driver_memory: str = "8g"
 
     def repeats_for(self, rows: int) -> int:
         return self.large_repeats if rows >= LARGE_ROWS else self.repeats
@@ -58,7 +66,9 @@ class Settings:
 @dataclass
 class SizeResult:
     data: DataSet
-    runs: dict[str, list[Measurement]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    runs: dict[str, list[Measurement]] = field(
+        default_factory=lambda: {k: [] for k in KINDS + SPARK_KINDS}
+    )
     checks: list[Check] = field(default_factory=list)
     check_error: str = ""
 
@@ -109,6 +119,17 @@ class Runner:
             "--log-path",
             str(work / f"logs-{name}"),
         ]
+
+    def spark_env(self, work: Path) -> dict[str, str]:
+        """Spark in local mode: the JVM (driver and executors in one process) gets the memory
+        DuckDB's memory_limit gives DuckDB, tables go to the work folder."""
+        return {
+            **self.dbt_env(work),
+            "SPARK_WAREHOUSE_DIR": str(work / "spark-warehouse"),
+            "SPARK_MASTER": self.s.spark_master,
+            "SPARK_DRIVER_MEMORY": self.s.spark_driver_memory,
+            "SPARK_LOCAL_IP": "127.0.0.1",
+        }
 
     def floor_env(self, work: Path) -> dict[str, str]:
         return {
@@ -197,6 +218,22 @@ class Runner:
             self.measure("incremental", size, repeat, incremental, env, project)
         self.cleanup(work)
 
+    def run_spark(self, size: SizeResult) -> None:
+        """The full build and the new day on Spark, in a work folder of their own."""
+        project = self.s.project_dir
+        work = self.fresh_dir(size, "spark")
+        link_or_copy(size.data.month_file, work / "events" / size.data.month_file.name)
+        env = self.spark_env(work)
+        spark = ["--target", "spark"]
+        build = self.measure(
+            "spark_build", size, 0, self.dbt_cmd(work, "spark", spark), env, project
+        )
+        if build.ok:
+            link_or_copy(size.data.day_file, work / "events" / size.data.day_file.name)
+            incremental = self.dbt_cmd(work, "spark-incremental", spark)
+            self.measure("spark_incremental", size, 0, incremental, env, project)
+        self.cleanup(work)
+
     def run_no_ml_and_pandas(self, size: SizeResult, repeat: int) -> None:
         project = self.s.project_dir
         work = self.fresh_dir(size, f"no-ml-{repeat + 1}")
@@ -247,6 +284,8 @@ class Runner:
                 if not self.s.landing_only:
                     self.run_dbt(size, repeat)
                     self.run_no_ml_and_pandas(size, repeat)
+                if repeat == 0 and size.data.size.label in self.s.spark_sizes:
+                    self.run_spark(size)
         result.load_after = os.getloadavg()
         result.finished = time.time()
         return result

@@ -44,3 +44,28 @@ def test_median_node_seconds_over_successful_runs(tmp_path: Path) -> None:
     failed = LOG.replace("54.31s", "999.00s")
     medians = median_node_seconds([run("a", fast), run("b", slow), run("c", failed, 1)])
     assert medians["staging.stg_raw_events"] == 60.0
+
+
+def test_spark_section_puts_both_engines_side_by_side(tmp_path: Path) -> None:
+    from bench.data import DataSet, Size
+    from bench.report import SizeFigures, spark_section
+    from bench.run import SizeResult
+
+    def run(name: str, wall: float, returncode: int = 0) -> Measurement:
+        return Measurement(
+            wall, wall * 1.5, int(wall * 1e8), returncode, write_log(tmp_path, name, LOG)
+        )
+
+    data = DataSet(Size("10M", 10_000_000), 42, tmp_path / "month.csv.gz", tmp_path / "day.csv.gz")
+    size = SizeResult(data)
+    size.runs["build"] = [run("b1", 100.0), run("b2", 120.0)]
+    size.runs["incremental"] = [run("i1", 30.0)]
+    size.runs["spark_build"] = [run("s1", 550.0)]
+    size.runs["spark_incremental"] = [run("s2", 90.0, returncode=1)]
+    text = "\n".join(spark_section([SizeFigures(size)]))
+    # Median DuckDB build 110 s against Spark's 550 s; the failed new day is reported as such.
+    assert "| 10M | full | 110.0 | 550.0 | 5.00x | 165.0 | 825.0 | 11.00 | 55.00 |" in text
+    assert "| 10M | one new day | 30.0 | FAILED" in text
+    assert "staging.stg_raw_events | 54.3 |" in text
+    # No Spark run at all: no section.
+    assert spark_section([SizeFigures(SizeResult(data))]) == []
