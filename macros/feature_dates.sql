@@ -26,6 +26,8 @@
     {%- if not execute -%}{{ return(none) }}{%- endif -%}
     {%- set result = run_query('select max(event_date) from ' ~ events) -%}
     {%- set last = result.columns[0].values()[0] if result.rows | length > 0 else none -%}
+    {#- dbt-spark's thrift method returns a date as its 'YYYY-MM-DD' text. -#}
+    {%- if last is string -%}{%- set last = modules.datetime.date.fromisoformat(last) -%}{%- endif -%}
     {{ return(last) }}
 {%- endmacro %}
 
