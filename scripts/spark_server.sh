@@ -35,6 +35,7 @@ confs=(
   --conf spark.sql.session.timeZone=UTC
   --conf spark.sql.ansi.enabled=false
   --conf spark.ui.enabled=false
+  --conf "spark.driver.maxResultSize=${SPARK_DRIVER_MAX_RESULT_SIZE:-0}"
   --conf "spark.connect.grpc.binding.address=$host"
   --conf "spark.connect.grpc.binding.port=$connect_port"
 )
