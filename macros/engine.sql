@@ -140,23 +140,15 @@
 {% macro spark__offset_window(window_name, window_spec) -%}({{ window_spec }}){%- endmacro %}
 
 
-{% macro rank_bigint(rank_expr=none) -%}
-    {#- A ranking window function (row_number, rank, dense_rank) as bigint: DuckDB's already is,
-        Spark's is an int, which the bigint columns of the enforced contracts refuse. The
-        expression is the argument or, in a {% call rank_bigint() %} block, the block. -#}
-    {{ return(adapter.dispatch('rank_bigint')(rank_expr if rank_expr is not none else caller())) }}
+{% macro bigint_on_spark(expr=none) -%}
+    {#- An integer expression as bigint. DuckDB's ranking window functions (row_number, rank,
+        dense_rank) and dbt.datediff already are; Spark's are int, which the bigint columns of
+        the enforced contracts refuse. The expression is the argument or, in a
+        {% call bigint_on_spark() %} block, the block. -#}
+    {{ return(adapter.dispatch('bigint_on_spark')(expr if expr is not none else caller())) }}
 {%- endmacro %}
-{% macro default__rank_bigint(rank_expr) -%}{{ rank_expr }}{%- endmacro %}
-{% macro spark__rank_bigint(rank_expr) -%}cast({{ rank_expr }} as bigint){%- endmacro %}
-
-
-{% macro datediff_bigint(first_date, second_date, datepart) -%}
-    {#- dbt.datediff as bigint: DuckDB's already is, Spark's is an int, which the bigint columns of
-        the enforced contracts refuse. -#}
-    {{ return(adapter.dispatch('datediff_bigint')(first_date, second_date, datepart)) }}
-{%- endmacro %}
-{% macro default__datediff_bigint(first_date, second_date, datepart) -%}{{ dbt.datediff(first_date, second_date, datepart) }}{%- endmacro %}
-{% macro spark__datediff_bigint(first_date, second_date, datepart) -%}cast({{ dbt.datediff(first_date, second_date, datepart) }} as bigint){%- endmacro %}
+{% macro default__bigint_on_spark(expr) -%}{{ expr }}{%- endmacro %}
+{% macro spark__bigint_on_spark(expr) -%}cast({{ expr }} as bigint){%- endmacro %}
 
 
 {% macro unnest_comma_dates(text_expr) -%}

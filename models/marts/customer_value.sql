@@ -42,7 +42,7 @@ user_sessions as (
 buyers as (
     select
         user_id,
-        {{ rank_bigint('row_number() over (order by round(revenue, 2) desc, user_id)') }} as buyer_rank,
+        {{ bigint_on_spark('row_number() over (order by round(revenue, 2) desc, user_id)') }} as buyer_rank,
         count(*) over () as buyers
     from user_days
     where purchases > 0

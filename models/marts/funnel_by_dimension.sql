@@ -70,7 +70,7 @@ select
     stages.level,
     stages.dimension,
     stages.dimension_value,
-    {% call rank_bigint() %}dense_rank() over (
+    {% call bigint_on_spark() %}dense_rank() over (
         partition by stages.level, stages.dimension
         order by price_bands.sort_order, stages.dimension_value
     ){% endcall %} as value_order,

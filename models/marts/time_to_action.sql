@@ -69,7 +69,7 @@ select
     measured.step,
     measured.dimension,
     measured.dimension_value,
-    {% call rank_bigint() %}dense_rank() over (
+    {% call bigint_on_spark() %}dense_rank() over (
         partition by measured.step, measured.dimension
         order by price_bands.sort_order, measured.dimension_value
     ){% endcall %} as value_order,
