@@ -61,7 +61,6 @@ bench-quick: install
 report: install
 	$(PY) -m warehouse report
 
-
 # Spark: dbt-spark, pyspark and the project's dbt plugin that runs Python models in the session
 # (plugins/) go into .venv, and Java 17 when missing (about 3 min on a fresh machine).
 SPARK_EXTRAS := 'dbt-spark[session]>=1.11,<1.12' 'pyspark==4.3.*'
