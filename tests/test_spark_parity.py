@@ -96,10 +96,11 @@ ROW_FILTERS = dict.fromkeys(ML_TRAINING, ML_KEPT_ROWS)
 # The ML figures come from the same scikit-learn and scipy code on frames sorted alike
 # (ml/engines.py), but Spark and DuckDB add doubles in another order: revenue sums differ in their
 # last bits (relative ~1e-16), which iterative fits (the big-spender models, BG/NBD x Gamma-Gamma)
-# amplify to a relative ~5e-7. Probabilities agree to an absolute ML_ABS_TOLERANCE, money
-# figures (CLV, expected revenue, CLV at risk) to a relative ML_REL_TOLERANCE.
+# amplify to a relative ~5e-7, and once 1.0e-6 (CLV, 2026-12-08). Probabilities agree to an
+# absolute ML_ABS_TOLERANCE, money figures (CLV, expected revenue, CLV at risk) to a relative
+# ML_REL_TOLERANCE.
 ML_ABS_TOLERANCE = 1e-6
-ML_REL_TOLERANCE = 1e-6
+ML_REL_TOLERANCE = 1e-5
 ML_TOLERANCE_RELATIONS = {r for _, r in ML_RELATIONS} | set(ML_MARTS)
 # 50k events over 28 days: enough buyers (ml.config min_population 100) at every backtest cutoff
 # for all three ML targets to train (with BUILD's vars), and small enough for Spark local[2].
