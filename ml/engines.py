@@ -5,22 +5,34 @@ connection and two FROM-clause expressions). On dbt-duckdb that connection is th
 and the inputs are the dbt.ref() relations as they are (nothing changes for DuckDB).
 
 On dbt-spark (the session submitter of plugins/dbt_spark_session_python) `session` is the
-SparkSession and dbt.ref() gives Spark DataFrames. They are collected to the driver (as the DuckDB
-path collects its frames to Python) into an in-memory DuckDB, with Spark's own column types, sorted
-by (as_of_date, user_id) so that both engines feed the models identical frames whatever order Spark
-returns rows in. The long result goes back as a Spark DataFrame with the same columns and types,
-and the previous build's state rows (ml.store) are read with the session when the table exists.
+SparkSession and dbt.ref() gives Spark DataFrames. They are copied into an in-memory DuckDB with
+the DuckDB types of Spark's columns, sorted by (as_of_date, user_id) so that both engines feed the
+models identical frames whatever order Spark returns rows in. The long result goes back as a Spark
+DataFrame with the same columns and types, and the previous build's state rows (ml.store) are read
+with the session when the table exists.
 
-Values cross as text (Spark casts them, DuckDB casts them back to the Spark column's type): exact
-for decimals, 64-bit integers and doubles (Java prints doubles so that they read back the same),
-keeps null and NaN apart, and reads timestamps as the session time zone's wall times (UTC in the
-project's profile), without pyarrow.
+How the rows cross, in order of preference:
+- Parquet files (HandOff): when the Spark warehouse folder is on a file system this process can
+  read (local mode, or a cluster whose warehouse is a shared mount), Spark writes each input as
+  Parquet into <warehouse>/_ml_handoff/ and DuckDB reads it; the result goes back the same way.
+  Nothing passes through the driver's JVM heap: collecting the inputs there failed at 10 M events
+  (1.1 GB of results, then an 8g heap; docs/spark.md).
+- Streamed text (fallback, e.g. an S3 warehouse): Spark casts every value to text, the rows come
+  to this process partition by partition (toLocalIterator) and DuckDB casts them back, in batches
+  of STREAM_BATCH_ROWS, so memory holds one batch. Text is exact for decimals, 64-bit integers and
+  doubles (Java prints doubles so that they read back the same) and keeps null and NaN apart.
+Timestamps are the session time zone's wall times (UTC in the project's profile) on both paths.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import glob
+import os
+import shutil
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +48,10 @@ PREVIOUS_TABLE = "previous_run"
 # ml_keep_previous_state (macros/ml_helpers.sql) copies the state rows to <this><KEPT_SUFFIX>.
 KEPT_SUFFIX = "__previous_state"
 STATE_FILTER = "record_type = 'state'"
+# Folder of the Parquet hand-off, inside the Spark warehouse folder (one sub-folder per model run).
+HANDOFF_FOLDER = "_ml_handoff"
+# Rows per batch of the streamed fallback.
+STREAM_BATCH_ROWS = 100_000
 
 # Spark simple type names -> DuckDB types (decimal(p,s) passes through).
 SPARK_TO_DUCKDB = {
@@ -96,18 +112,22 @@ def _same(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
 
 def _spark_inputs(spark: Any, features: Any, labels: Any, previous: str | None) -> Inputs:
     con = duckdb.connect()
-    load_spark_frame(con, "labels", labels)
+    handoff = HandOff.open(spark)
+    load = handoff.load if handoff else stream_spark_frame
+    load(con, "labels", labels)
     features_name = "labels"
     if features is not None:
-        load_spark_frame(con, "features", features)
+        load(con, "features", features)
         features_name = "features"
     stored = None
     for table in (previous, f"{previous}{KEPT_SUFFIX}") if previous else ():
         if spark.catalog.tableExists(table):
-            load_spark_frame(con, PREVIOUS_TABLE, spark.table(table).where(STATE_FILTER))
+            load(con, PREVIOUS_TABLE, spark.table(table).where(STATE_FILTER))
             stored = PREVIOUS_TABLE
             break
     source = SnapshotSource(con, features_name, "labels")
+    if handoff:
+        return Inputs(source, stored, handoff.result)
     return Inputs(source, stored, lambda relation: to_spark_frame(spark, relation))
 
 
@@ -119,37 +139,150 @@ def duckdb_type(spark_type: str) -> str:
     return SPARK_TO_DUCKDB[spark_type]
 
 
-def load_spark_frame(con: duckdb.DuckDBPyConnection, name: str, frame: Any) -> None:
-    """Collect a Spark DataFrame into table `name` of `con`: the same columns with the DuckDB
-    types of Spark's, rows sorted by SORT_KEYS (those it has)."""
-    fields = [(f.name, f.dataType.simpleString()) for f in frame.schema.fields]
+def spark_type(column: str, duckdb_kind: str) -> str:
+    kind = duckdb_kind.upper()
+    if kind not in DUCKDB_TO_SPARK:
+        raise TypeError(f"ml on Spark: no Spark type for {column} {kind}")
+    return DUCKDB_TO_SPARK[kind]
+
+
+def local_folder(uri: str) -> str | None:
+    """The folder of a `file:` URI or a plain path, when it exists here; None for other schemes
+    (s3a:, hdfs:, ...) or a folder this process does not see."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme not in ("", "file"):
+        return None
+    path = urllib.parse.unquote(parts.path) if parts.scheme else uri
+    return path if os.path.isdir(path) else None
+
+
+@dataclass(frozen=True)
+class HandOff:
+    """Parquet files between Spark and this process, in a folder of the Spark warehouse that both
+    read and write (see the module docstring)."""
+
+    spark: Any
+    folder: str
+
+    @classmethod
+    def open(cls, spark: Any) -> HandOff | None:
+        warehouse = local_folder(spark.conf.get("spark.sql.warehouse.dir"))
+        if warehouse is None:
+            return None
+        root = os.path.join(warehouse, HANDOFF_FOLDER)
+        remove_stale_runs(root)
+        folder = os.path.join(root, f"{os.getpid()}-{uuid.uuid4().hex}")
+        os.makedirs(folder)
+        return cls(spark, folder)
+
+    def load(self, con: duckdb.DuckDBPyConnection, name: str, frame: Any) -> None:
+        """Table `name` of `con` from a Spark DataFrame: the same columns with the DuckDB types of
+        Spark's, rows sorted by SORT_KEYS (those it has)."""
+        fields = _fields(frame)
+        # timestamp_ntz: Parquet without a time-zone adjustment, read by DuckDB as the wall time.
+        written = frame.selectExpr(
+            *(
+                f"cast(`{c}` as timestamp_ntz) as `{c}`" if t == "timestamp" else f"`{c}`"
+                for c, t in fields
+            )
+        )
+        path = os.path.join(self.folder, name)
+        written.write.mode("overwrite").parquet(path)
+        files = glob.glob(os.path.join(path, "*.parquet"))
+        if not files and frame.limit(1).count():
+            raise RuntimeError(
+                f"ml on Spark: Spark wrote {name} to {path}, and no Parquet file is there for this "
+                "process to read: the Spark warehouse folder is not shared with the dbt process"
+            )
+        source = f"read_parquet({_sql_list(files)})" if files else None
+        _create_sorted(con, name, fields, source)
+        shutil.rmtree(path, ignore_errors=True)
+
+    def result(self, relation: duckdb.DuckDBPyRelation) -> Any:
+        """The result for dbt as a Spark DataFrame read from Parquet. The files stay until the
+        next build's first ml model removes them (dbt writes the table after this returns)."""
+        types = [
+            spark_type(c, str(k)) for c, k in zip(relation.columns, relation.types, strict=True)
+        ]
+        path = os.path.join(self.folder, "result")
+        relation.write_parquet(path + ".parquet")
+        frame = self.spark.read.parquet(path + ".parquet")
+        return frame.selectExpr(
+            *(f"cast(`{c}` as {t}) as `{c}`" for c, t in zip(relation.columns, types, strict=True))
+        )
+
+
+def remove_stale_runs(root: str) -> None:
+    """Remove the hand-off folders of earlier dbt processes (this process's other models may be
+    running: their folders carry its pid)."""
+    mine = f"{os.getpid()}-"
+    for folder in glob.glob(os.path.join(root, "*")):
+        if not os.path.basename(folder).startswith(mine):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def stream_spark_frame(con: duckdb.DuckDBPyConnection, name: str, frame: Any) -> None:
+    """Table `name` of `con` from a Spark DataFrame streamed as text (the fallback; see the module
+    docstring), with the columns, types and order of HandOff.load."""
+    fields = _fields(frame)
     as_text = frame.selectExpr(*(f"cast(`{c}` as string) as `{c}`" for c, _ in fields))
-    collected = as_text.toPandas()
+    staging = f"spark_{name}_text"
+    text_columns = ", ".join(f"{_quote(c)} varchar" for c, _ in fields)
+    con.execute(f"create temp table {_quote(staging)} ({text_columns})")
+    try:
+        for batch in _batches(as_text.toLocalIterator(), STREAM_BATCH_ROWS):
+            con.executemany(
+                f"insert into {_quote(staging)} values ({', '.join('?' for _ in fields)})",
+                [tuple(row) for row in batch],
+            )
+        _create_sorted(con, name, fields, _quote(staging))
+    finally:
+        con.execute(f"drop table if exists {_quote(staging)}")
+
+
+def _batches(rows: Iterable[Any], size: int) -> Iterable[list[Any]]:
+    batch: list[Any] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _fields(frame: Any) -> list[tuple[str, str]]:
+    return [(f.name, f.dataType.simpleString()) for f in frame.schema.fields]
+
+
+def _create_sorted(
+    con: duckdb.DuckDBPyConnection, name: str, fields: list[tuple[str, str]], source: str | None
+) -> None:
+    """create table `name` from `source` (None: no rows) with the DuckDB types of the Spark
+    `fields`, sorted by SORT_KEYS."""
+    if source is None:
+        columns = ", ".join(f"{_quote(c)} {duckdb_type(t)}" for c, t in fields)
+        con.execute(f"create table {_quote(name)} ({columns})")
+        return
     columns = ", ".join(f"cast({_quote(c)} as {duckdb_type(t)}) as {_quote(c)}" for c, t in fields)
     keys = [_quote(k) for k in SORT_KEYS if k in {c for c, _ in fields}]
     order = f" order by {', '.join(keys)}" if keys else ""
-    view = f"spark_{name}_text"
-    con.register(view, collected)
-    try:
-        con.execute(f"create table {_quote(name)} as select {columns} from {view}{order}")
-    finally:
-        con.unregister(view)
+    con.execute(f"create table {_quote(name)} as select {columns} from {source}{order}")
 
 
 def to_spark_frame(spark: Any, relation: duckdb.DuckDBPyRelation) -> Any:
-    """A DuckDB relation as a Spark DataFrame with the same columns, types and values."""
+    """A DuckDB relation as a Spark DataFrame with the same columns, types and values (the
+    fallback's way back)."""
     types = [str(t).upper() for t in relation.types]
-    spark_types = []
-    for column, kind in zip(relation.columns, types, strict=True):
-        if kind not in DUCKDB_TO_SPARK:
-            raise TypeError(f"ml on Spark: no Spark type for {column} {kind}")
-        spark_types.append(f"`{column}` {DUCKDB_TO_SPARK[kind]}")
+    schema = ", ".join(
+        f"`{c}` {spark_type(c, k)}" for c, k in zip(relation.columns, types, strict=True)
+    )
     timestamps = [i for i, kind in enumerate(types) if kind == "TIMESTAMP"]
     rows = relation.fetchall()
     if timestamps:
         # Naive datetimes would be read in the driver's local time zone: mark them UTC.
         rows = [_utc(row, timestamps) for row in rows]
-    return spark.createDataFrame(rows, schema=", ".join(spark_types))
+    return spark.createDataFrame(rows, schema=schema)
 
 
 def _utc(row: tuple, positions: list[int]) -> tuple:
@@ -162,3 +295,7 @@ def _utc(row: tuple, positions: list[int]) -> tuple:
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_list(paths: list[str]) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
