@@ -131,7 +131,7 @@
     {#- Pre-hook: drop the dates no longer wanted and those about to be rebuilt. -#}
     {%- if not is_incremental() -%}{{ return('') }}{%- endif -%}
     {%- set keep = feature_snapshot_dates() | reject('in', feature_snapshot_dates_to_build()) | list -%}
-    delete from {{ this }} where not {{ in_list("cast(as_of_date as " ~ text_type() ~ ")", keep) }}
+    {{ delete_as_of_dates_except(keep) }}
 {%- endmacro %}
 
 
@@ -208,5 +208,38 @@
     {#- Pre-hook of ml_snapshot_labels: drop the dates no longer wanted and those about to be rebuilt. -#}
     {%- if not is_incremental() -%}{{ return('') }}{%- endif -%}
     {%- set keep = feature_snapshot_dates() | reject('in', snapshot_label_dates_to_build()) | list -%}
+    {{ delete_as_of_dates_except(keep) }}
+{%- endmacro %}
+
+
+{% macro delete_as_of_dates_except(keep) -%}
+    {#- Pre-hook statement of a table keyed by as_of_date: remove every stored date not in `keep`
+        ('YYYY-MM-DD'). DuckDB deletes the rows; Spark (Parquet has no delete) drops the dates'
+        partitions (as_of_date_storage_config). -#}
+    {{ return(adapter.dispatch('delete_as_of_dates_except')(keep)) }}
+{%- endmacro %}
+{% macro default__delete_as_of_dates_except(keep) -%}
     delete from {{ this }} where not {{ in_list("cast(as_of_date as " ~ text_type() ~ ")", keep) }}
+{%- endmacro %}
+{% macro spark__delete_as_of_dates_except(keep) -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set stored = run_query("select distinct cast(as_of_date as string) from " ~ this).columns[0].values() -%}
+    {%- set dropped = stored | reject('in', keep) | list -%}
+    {%- if dropped -%}
+    alter table {{ this }} drop if exists
+        {%- for d in dropped %} partition (as_of_date = '{{ d }}'){{ ',' if not loop.last }}{% endfor %}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro as_of_date_storage_config() -%}
+    {#- Model config of a table kept by as-of date and written in several appends (user groups):
+        Spark partitions it by as_of_date, so that delete_as_of_dates_except can drop dates. -#}
+    {{ return(adapter.dispatch('as_of_date_storage_config')()) }}
+{%- endmacro %}
+{% macro default__as_of_date_storage_config() -%}
+    {{ return({}) }}
+{%- endmacro %}
+{% macro spark__as_of_date_storage_config() -%}
+    {{ return({'partition_by': ['as_of_date']}) }}
 {%- endmacro %}

@@ -27,7 +27,8 @@
     on_schema_change='fail',
     incremental_strategy='append',
     pre_hook="{{ feature_snapshot_delete_stale() }}",
-    post_hook="{{ feature_snapshot_other_partitions() }}"
+    post_hook="{{ feature_snapshot_other_partitions() }}",
+    **as_of_date_storage_config()
 ) }}
 
 {{ feature_snapshot_partition(0, feature_snapshot_dates_to_build()) }}
