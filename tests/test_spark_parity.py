@@ -86,12 +86,20 @@ SCHEMA_RELATIONS = [("staging", r) for r in RELATIONS] + WAREHOUSE_RELATIONS + M
 # the time of each build.
 ENGINE_COLUMNS = {"line_hash", "loaded_at", "session_key"}
 # int_funnel_entity_stages.entity_id is the session_key (as text) on its session rows;
-# model_runs.seconds is each training run's wall time.
-RELATION_ENGINE_COLUMNS = {"int_funnel_entity_stages": {"entity_id"}, "model_runs": {"seconds"}}
-# Rows of the training tables compared: all but the run's wall time (the 'run' row 'seconds')
-# and the 'state' rows (the training key and a zlib'd pickle of the fitted models: bytes, not a
-# result; what they were fitted on and predict is compared through every other row).
-ML_KEPT_ROWS = "not (record_type = 'state' or (record_type = 'run' and name = 'seconds'))"
+# model_runs.seconds is each training run's wall time, and training_reused says whether the run
+# refitted or reused the models its previous build stored: build history, not a result (DuckDB
+# builds once, Spark twice; test_spark_increment_reuses_fitted_models checks it).
+RELATION_ENGINE_COLUMNS = {
+    "int_funnel_entity_stages": {"entity_id"},
+    "model_runs": {"seconds", "training_reused"},
+}
+# Rows of the training tables compared: all but those two run attributes and the 'state' rows
+# (the training key and a zlib'd pickle of the fitted models: bytes, not a result; what they
+# were fitted on and predict is compared through every other row).
+ML_KEPT_ROWS = (
+    "not (record_type = 'state' or"
+    " (record_type = 'run' and name in ('seconds', 'training_reused')))"
+)
 ROW_FILTERS = dict.fromkeys(ML_TRAINING, ML_KEPT_ROWS)
 # The ML figures come from the same scikit-learn and scipy code on frames sorted alike
 # (ml/engines.py), but Spark and DuckDB add doubles in another order: revenue sums differ in their
@@ -353,6 +361,32 @@ def test_warehouse_relation_equal_on_spark(parity, schema, relation):
 def test_ml_relation_equal_on_spark(parity, schema, relation):
     _, _, duck, _, export = parity
     assert_relation_equal(duck, export, schema, relation)
+
+
+def test_spark_increment_reuses_fitted_models(parity):
+    """The late days do not move the classifiers' training snapshots (E), so Spark's second build
+    reuses the models its first build fitted (the stored snapshots kept their load times), and
+    those models' predictions equal DuckDB's fresh fit (test_ml_relation_equal_on_spark)."""
+    _, _, duck, _, export = parity
+    con = duckdb.connect()
+    try:
+        runs = f"read_parquet('{export}/ml.model_runs/*.parquet')"
+        reused = dict(
+            con.sql(
+                f"select target, training_reused from {runs}"
+                " where target in ('churn', 'big_spender')"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    assert reused == {"churn": True, "big_spender": True}
+    fresh = duckdb.connect(str(duck), read_only=True)
+    try:
+        assert (
+            fresh.sql("select bool_or(training_reused) from ml.model_runs").fetchone()[0] is False
+        )
+    finally:
+        fresh.close()
 
 
 def test_spark_raw_rows_equal_clean_plus_quarantined_per_file(parity):
