@@ -382,9 +382,8 @@ def test_spark_increment_reuses_fitted_models(parity):
     assert reused == {"churn": True, "big_spender": True}
     fresh = duckdb.connect(str(duck), read_only=True)
     try:
-        assert (
-            fresh.sql("select bool_or(training_reused) from ml.model_runs").fetchone()[0] is False
-        )
+        query = "select bool_or(training_reused) from ml.model_runs"
+        assert fresh.execute(query).fetchone()[0] is False
     finally:
         fresh.close()
 
