@@ -38,7 +38,7 @@ from typing import Any
 
 import duckdb
 
-from ml.data import SnapshotSource
+from ml.data import SnapshotSource, quote
 
 # Sort keys of the input tables (the snapshot tables are keyed by user and as-of date).
 SORT_KEYS = ("as_of_date", "user_id")
@@ -227,17 +227,17 @@ def stream_spark_frame(con: duckdb.DuckDBPyConnection, name: str, frame: Any) ->
     fields = _fields(frame)
     as_text = frame.selectExpr(*(f"cast(`{c}` as string) as `{c}`" for c, _ in fields))
     staging = f"spark_{name}_text"
-    text_columns = ", ".join(f"{_quote(c)} varchar" for c, _ in fields)
-    con.execute(f"create temp table {_quote(staging)} ({text_columns})")
+    text_columns = ", ".join(f"{quote(c)} varchar" for c, _ in fields)
+    con.execute(f"create temp table {quote(staging)} ({text_columns})")
     try:
         for batch in _batches(as_text.toLocalIterator(), STREAM_BATCH_ROWS):
             con.executemany(
-                f"insert into {_quote(staging)} values ({', '.join('?' for _ in fields)})",
+                f"insert into {quote(staging)} values ({', '.join('?' for _ in fields)})",
                 [tuple(row) for row in batch],
             )
-        _create_sorted(con, name, fields, _quote(staging))
+        _create_sorted(con, name, fields, quote(staging))
     finally:
-        con.execute(f"drop table if exists {_quote(staging)}")
+        con.execute(f"drop table if exists {quote(staging)}")
 
 
 def _batches(rows: Iterable[Any], size: int) -> Iterable[list[Any]]:
@@ -261,13 +261,13 @@ def _create_sorted(
     """create table `name` from `source` (None: no rows) with the DuckDB types of the Spark
     `fields`, sorted by SORT_KEYS."""
     if source is None:
-        columns = ", ".join(f"{_quote(c)} {duckdb_type(t)}" for c, t in fields)
-        con.execute(f"create table {_quote(name)} ({columns})")
+        columns = ", ".join(f"{quote(c)} {duckdb_type(t)}" for c, t in fields)
+        con.execute(f"create table {quote(name)} ({columns})")
         return
-    columns = ", ".join(f"cast({_quote(c)} as {duckdb_type(t)}) as {_quote(c)}" for c, t in fields)
-    keys = [_quote(k) for k in SORT_KEYS if k in {c for c, _ in fields}]
+    columns = ", ".join(f"cast({quote(c)} as {duckdb_type(t)}) as {quote(c)}" for c, t in fields)
+    keys = [quote(k) for k in SORT_KEYS if k in {c for c, _ in fields}]
     order = f" order by {', '.join(keys)}" if keys else ""
-    con.execute(f"create table {_quote(name)} as select {columns} from {source}{order}")
+    con.execute(f"create table {quote(name)} as select {columns} from {source}{order}")
 
 
 def to_spark_frame(spark: Any, relation: duckdb.DuckDBPyRelation) -> Any:
@@ -291,10 +291,6 @@ def _utc(row: tuple, positions: list[int]) -> tuple:
         if values[i] is not None:
             values[i] = values[i].replace(tzinfo=dt.UTC)
     return tuple(values)
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _sql_list(paths: list[str]) -> str:
